@@ -1,0 +1,194 @@
+# kubevirt-wol Makefile. `make help` lists the targets.
+
+# Image holding both the operator (manager) and the listener.
+VERSION ?= 0.1.0
+IMAGE_TAG_BASE ?= quay.io/kubevirt-wol/kubevirt-wol
+IMG ?= $(IMAGE_TAG_BASE):v$(VERSION)
+
+# Container tool for docker-* targets (docker or podman).
+CONTAINER_TOOL ?= docker
+PLATFORMS ?= linux/arm64,linux/amd64,linux/s390x,linux/ppc64le
+
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+GOBIN_LOCAL := $(shell pwd)/bin
+export PATH := $(GOBIN_LOCAL):$(PATH)
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Display this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the WolConfig CRD and the RBAC ClusterRole from the code's markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods from the API types.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: fmt
+fmt: ## Run go fmt against the code.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet against the code.
+	go vet ./...
+
+.PHONY: verify
+verify: ## Fail if generated files are stale, gofmt finds something or go vet complains.
+	hack/verify.sh
+
+.PHONY: test
+test: verify test-unit test-fuzz ## Everything CI checks: generated files, vet, gofmt, unit and envtest suites, short fuzz.
+
+.PHONY: test-unit
+test-unit: envtest-assets ## Run the unit and envtest suites (real kube-apiserver + etcd).
+	go test ./... -count=1 -timeout 20m
+
+FUZZTIME ?= 10s
+.PHONY: test-fuzz
+test-fuzz: ## Run every fuzz target for FUZZTIME (default 10s each).
+	hack/fuzz.sh $(FUZZTIME)
+
+##@ Build
+
+.PHONY: build
+build: manifests generate fmt vet ## Build the manager and listener binaries into bin/.
+	CGO_ENABLED=0 go build -trimpath -o bin/manager ./cmd/manager
+	CGO_ENABLED=0 go build -trimpath -o bin/listener ./cmd/listener
+
+.PHONY: run
+run: manifests generate fmt vet ## Run the operator from your host against the current kubeconfig.
+	go run ./cmd/manager
+
+.PHONY: docker-build
+docker-build: ## Build the container image (IMG).
+	$(CONTAINER_TOOL) build -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the container image (IMG).
+	$(CONTAINER_TOOL) push $(IMG)
+
+.PHONY: docker-buildx
+docker-buildx: ## Build and push the image for PLATFORMS with buildx.
+	- $(CONTAINER_TOOL) buildx create --name kubevirt-wol-builder
+	$(CONTAINER_TOOL) buildx use kubevirt-wol-builder
+	- $(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) --tag $(IMG) -f Dockerfile .
+	- $(CONTAINER_TOOL) buildx rm kubevirt-wol-builder
+
+.PHONY: build-installer
+build-installer: manifests generate kustomize ## Write dist/install.yaml (CRD + operator) for IMG.
+	mkdir -p dist
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default > dist/install.yaml
+
+##@ Deployment
+
+ifndef ignore-not-found
+  ignore-not-found = false
+endif
+
+.PHONY: install
+install: manifests kustomize kubectl ## Install the CRDs into the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: manifests kustomize kubectl ## Remove the CRDs. ignore-not-found=true ignores missing objects.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+.PHONY: deploy
+deploy: manifests kustomize kubectl ## Deploy the operator (IMG) to the cluster of the current kubeconfig.
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: kustomize kubectl ## Remove the operator. ignore-not-found=true ignores missing objects.
+	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+##@ Tools
+# Every tool is pinned by the go.mod of its folder under hack/tools and built
+# into bin/ from the Go module proxy. A tool is rebuilt only when its go.mod
+# (its pin) is newer than the binary.
+
+CONTROLLER_GEN ?= $(GOBIN_LOCAL)/controller-gen
+KUSTOMIZE ?= $(GOBIN_LOCAL)/kustomize
+KUBECTL ?= $(GOBIN_LOCAL)/kubectl
+KUBE_APISERVER ?= $(GOBIN_LOCAL)/kube-apiserver
+ETCD ?= $(GOBIN_LOCAL)/etcd
+KWOKCTL ?= $(GOBIN_LOCAL)/kwokctl
+
+KUBE_VERSION := $(shell awk '$$1 == "require" && $$2 == "k8s.io/kubernetes" {print $$3}' hack/tools/kube/go.mod)
+KUBE_MAJOR := $(word 1,$(subst ., ,$(patsubst v%,%,$(KUBE_VERSION))))
+KUBE_MINOR := $(word 2,$(subst ., ,$(patsubst v%,%,$(KUBE_VERSION))))
+KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X k8s.io/component-base/version.gitMajor=$(KUBE_MAJOR) -X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR) -X k8s.io/component-base/version.gitTreeState=clean
+
+.PHONY: tools
+tools: controller-gen kustomize envtest-assets kwok ## Build every tool into bin/.
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN) ## Build controller-gen.
+$(CONTROLLER_GEN): hack/tools/controller-gen/go.mod
+	cd hack/tools/controller-gen && go build -o $@ sigs.k8s.io/controller-tools/cmd/controller-gen
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE) ## Build kustomize.
+$(KUSTOMIZE): hack/tools/kustomize/go.mod
+	cd hack/tools/kustomize && go build -o $@ sigs.k8s.io/kustomize/kustomize/v5
+
+.PHONY: kubectl
+kubectl: $(KUBECTL) ## Build kubectl.
+$(KUBECTL): hack/tools/kube/go.mod
+	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kubectl
+
+$(KUBE_APISERVER): hack/tools/kube/go.mod
+	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kube-apiserver
+
+$(GOBIN_LOCAL)/kube-controller-manager: hack/tools/kube/go.mod
+	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kube-controller-manager
+
+$(GOBIN_LOCAL)/kube-scheduler: hack/tools/kube/go.mod
+	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kube-scheduler
+
+$(ETCD): hack/tools/etcd/go.mod hack/tools/etcd/main.go
+	cd hack/tools/etcd && go build -ldflags "-s -w" -o $@ .
+
+.PHONY: kwok
+kwok: $(KWOKCTL) $(GOBIN_LOCAL)/kube-controller-manager $(GOBIN_LOCAL)/kube-scheduler $(KUBECTL) ## Build kwok, kwokctl and the rest of a local control plane.
+$(KWOKCTL): hack/tools/kwok/go.mod
+	cd hack/tools/kwok && go build -o $(GOBIN_LOCAL)/ sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
+
+# CRDs the tests install besides the project's own: KubeVirt's VirtualMachine
+# and VirtualMachineInstance, generated here from kubevirt.io/api (the version
+# in go.mod) with the status subresource and short names added; OpenShift's
+# SecurityContextConstraints and the Prometheus Operator's ServiceMonitor,
+# linked from the CRD manifests their Go modules ship.
+TEST_CRDS := $(GOBIN_LOCAL)/crds
+PROMETHEUS_OPERATOR_CRDS_VERSION ?= v0.88.0
+
+.PHONY: envtest-assets
+envtest-assets: $(KUBE_APISERVER) $(ETCD) $(KUBECTL) test-crds ## Build kube-apiserver, etcd, kubectl and the test CRDs.
+
+.PHONY: test-crds
+test-crds: $(TEST_CRDS)/kubevirt/kubevirt.yaml $(TEST_CRDS)/.stamp ## Generate or link the third-party CRDs the tests install.
+
+$(TEST_CRDS)/kubevirt/kubevirt.yaml: go.mod hack/kubevirt-crds/kustomization.yaml $(CONTROLLER_GEN) $(KUSTOMIZE)
+	rm -rf hack/kubevirt-crds/generated
+	$(CONTROLLER_GEN) crd:allowDangerousTypes=true,maxDescLen=0 paths=kubevirt.io/api/core/v1 output:crd:dir=hack/kubevirt-crds/generated
+	mkdir -p $(dir $@)
+	$(KUSTOMIZE) build hack/kubevirt-crds > $@.tmp && mv $@.tmp $@
+
+$(TEST_CRDS)/.stamp: go.mod Makefile
+	mkdir -p $(TEST_CRDS)/openshift $(TEST_CRDS)/monitoring
+	ln -sf "$$(go list -m -f '{{.Dir}}' github.com/openshift/api)/security/v1/zz_generated.crd-manifests/0000_03_config-operator_01_securitycontextconstraints.crd.yaml" $(TEST_CRDS)/openshift/securitycontextconstraints.yaml
+	ln -sf "$$(go mod download -json github.com/prometheus-operator/prometheus-operator@$(PROMETHEUS_OPERATOR_CRDS_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" $(TEST_CRDS)/monitoring/servicemonitors.yaml
+	test -s $(TEST_CRDS)/openshift/securitycontextconstraints.yaml
+	test -s $(TEST_CRDS)/monitoring/servicemonitors.yaml
+	touch $@

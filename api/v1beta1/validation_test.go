@@ -1,0 +1,219 @@
+/*
+Copyright 2026 The kubevirt-wol Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1beta1_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
+	"github.com/gpillon/kubevirt-wol/internal/testenv"
+)
+
+var nameSeq atomic.Int64
+
+// newWolConfig returns an unstructured WolConfig with a unique name and the
+// spec given as YAML, as a user would write it.
+func newWolConfig(specYAML string) *unstructured.Unstructured {
+	spec := map[string]any{}
+	Expect(yaml.Unmarshal([]byte(specYAML), &spec)).To(Succeed())
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": wolv1beta1.GroupVersion.String(),
+		"kind":       "WolConfig",
+		"metadata":   map[string]any{"name": fmt.Sprintf("wc-%d", nameSeq.Add(1))},
+		"spec":       spec,
+	}}
+	return u
+}
+
+// refusal is one invalid spec and what the API server must say about it.
+type refusal struct {
+	spec    string
+	field   string // the field path the error names
+	message string // a part of the message
+}
+
+var _ = Describe("WolConfig validation", func() {
+	ctx := context.Background()
+
+	DescribeTable("refuses an invalid spec with a message naming the field",
+		func(r refusal) {
+			err := k8sClient.Create(ctx, newWolConfig(r.spec))
+			Expect(err).To(HaveOccurred(), "the API server accepted an invalid spec")
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "want 422 Invalid, got %v", err)
+			status, ok := err.(apierrors.APIStatus)
+			Expect(ok).To(BeTrue())
+			var found []string
+			for _, c := range status.Status().Details.Causes {
+				found = append(found, c.Field+": "+c.Message)
+				if c.Field == r.field && strings.Contains(c.Message, r.message) {
+					return
+				}
+			}
+			Fail(fmt.Sprintf("no cause for field %q containing %q; causes:\n%s", r.field, r.message, strings.Join(found, "\n")))
+		},
+		Entry("unknown discovery mode", refusal{
+			spec:  `discoveryMode: Everything`,
+			field: "spec.discoveryMode", message: `supported values: "All", "LabelSelector", "Explicit"`}),
+		Entry("LabelSelector without vmSelector", refusal{
+			spec:  `discoveryMode: LabelSelector`,
+			field: "spec.vmSelector", message: "vmSelector is required when discoveryMode is LabelSelector"}),
+		Entry("Explicit without mappings", refusal{
+			spec:  `discoveryMode: Explicit`,
+			field: "spec.explicitMappings", message: "must list at least one mapping when discoveryMode is Explicit"}),
+		Entry("Explicit with an empty mapping list", refusal{
+			spec:  "discoveryMode: Explicit\nexplicitMappings: []",
+			field: "spec.explicitMappings", message: "must list at least one mapping when discoveryMode is Explicit"}),
+		Entry("vmSelector in All mode", refusal{
+			spec:  "discoveryMode: All\nvmSelector: {matchLabels: {a: b}}",
+			field: "spec.vmSelector", message: "vmSelector is only used when discoveryMode is LabelSelector"}),
+		Entry("vmSelector in the default mode", refusal{
+			spec:  "vmSelector: {matchLabels: {a: b}}",
+			field: "spec.vmSelector", message: "vmSelector is only used when discoveryMode is LabelSelector"}),
+		Entry("mappings in LabelSelector mode", refusal{
+			spec: "discoveryMode: LabelSelector\nvmSelector: {matchLabels: {a: b}}\n" +
+				"explicitMappings: [{macAddress: '52:54:00:12:34:56', vmName: vm, namespace: default}]",
+			field: "spec.explicitMappings", message: "explicitMappings is only used when discoveryMode is Explicit"}),
+		Entry("namespaceSelectors in Explicit mode", refusal{
+			spec: "discoveryMode: Explicit\nnamespaceSelectors: [default]\n" +
+				"explicitMappings: [{macAddress: '52:54:00:12:34:56', vmName: vm, namespace: default}]",
+			field: "spec.namespaceSelectors", message: "not used when discoveryMode is Explicit"}),
+		Entry("a MAC that is not six hex pairs", refusal{
+			spec:  explicit("52:54:00:12:34:5g"),
+			field: "spec.explicitMappings[0].macAddress", message: "must be six pairs of hexadecimal digits"}),
+		Entry("a MAC with mixed separators", refusal{
+			spec:  explicit("52:54-00:12:34:56"),
+			field: "spec.explicitMappings[0].macAddress", message: "must be six pairs of hexadecimal digits"}),
+		Entry("a MAC without separators", refusal{
+			spec:  explicit("525400123456"),
+			field: "spec.explicitMappings[0].macAddress", message: "should be at least 17 chars long"}),
+		Entry("the broadcast MAC", refusal{
+			spec:  explicit("FF:FF:FF:FF:FF:FF"),
+			field: "spec.explicitMappings[0].macAddress", message: "must not be the broadcast address"}),
+		Entry("the all-zero MAC", refusal{
+			spec:  explicit("00-00-00-00-00-00"),
+			field: "spec.explicitMappings[0].macAddress", message: "must not be the all-zero address"}),
+		Entry("a multicast MAC", refusal{
+			spec:  explicit("01:00:5e:00:00:fb"),
+			field: "spec.explicitMappings[0].macAddress", message: "must not be a multicast address"}),
+		Entry("a multicast MAC in upper case", refusal{
+			spec:  explicit("33-33-00-00-00-0F"),
+			field: "spec.explicitMappings[0].macAddress", message: "must not be a multicast address"}),
+		Entry("the same MAC twice, written differently", refusal{
+			spec: "discoveryMode: Explicit\nexplicitMappings:\n" +
+				"- {macAddress: '52:54:00:AA:BB:CC', vmName: a, namespace: default}\n" +
+				"- {macAddress: '52-54-00-aa-bb-cc', vmName: b, namespace: default}",
+			field: "spec.explicitMappings", message: "each macAddress may appear only once"}),
+		Entry("a vmName that is not a DNS name", refusal{
+			spec:  "discoveryMode: Explicit\nexplicitMappings: [{macAddress: '52:54:00:12:34:56', vmName: My_VM, namespace: default}]",
+			field: "spec.explicitMappings[0].vmName", message: "should match"}),
+		Entry("a namespace that is not a DNS label", refusal{
+			spec:  "discoveryMode: Explicit\nexplicitMappings: [{macAddress: '52:54:00:12:34:56', vmName: vm, namespace: prod.eu}]",
+			field: "spec.explicitMappings[0].namespace", message: "should match"}),
+		Entry("a mapping without vmName", refusal{
+			spec:  "discoveryMode: Explicit\nexplicitMappings: [{macAddress: '52:54:00:12:34:56', namespace: default}]",
+			field: "spec.explicitMappings[0].vmName", message: "Required value"}),
+		Entry("port 0", refusal{
+			spec:  `wolPorts: [0]`,
+			field: "spec.wolPorts[0]", message: "should be greater than or equal to 1"}),
+		Entry("port 65536", refusal{
+			spec:  `wolPorts: [9, 65536]`,
+			field: "spec.wolPorts[1]", message: "should be less than or equal to 65535"}),
+		Entry("a duplicate port", refusal{
+			spec:  `wolPorts: [9, 7, 9]`,
+			field: "spec.wolPorts[2]", message: "Duplicate value: 9"}),
+		Entry("an empty port list", refusal{
+			spec:  `wolPorts: []`,
+			field: "spec.wolPorts", message: "should have at least 1 items"}),
+		Entry("more than 16 ports", refusal{
+			spec:  `wolPorts: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]`,
+			field: "spec.wolPorts", message: "must have at most 16 items"}),
+		Entry("a negative cacheTTL", refusal{
+			spec:  `cacheTTL: -1`,
+			field: "spec.cacheTTL", message: "should be greater than or equal to 0"}),
+		Entry("a namespace selector that is not a valid name", refusal{
+			spec:  `namespaceSelectors: [default, "Prod_NS"]`,
+			field: "spec.namespaceSelectors[1]", message: "should match"}),
+		Entry("the same namespace twice", refusal{
+			spec:  `namespaceSelectors: [default, default]`,
+			field: "spec.namespaceSelectors[1]", message: "Duplicate value"}),
+		Entry("negative replicas", refusal{
+			spec:  `listener: {replicas: -1}`,
+			field: "spec.listener.replicas", message: "should be greater than or equal to 0"}),
+	)
+
+	It("accepts the three samples in config/samples", func() {
+		files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "samples", "wol_v1beta1_wolconfig_*.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(files).To(HaveLen(3))
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			Expect(err).NotTo(HaveOccurred())
+			u := &unstructured.Unstructured{}
+			Expect(yaml.Unmarshal(data, &u.Object)).To(Succeed())
+			Expect(k8sClient.Create(ctx, u)).To(Succeed(), "sample %s", f)
+			Expect(k8sClient.Delete(ctx, u)).To(Succeed())
+		}
+	})
+
+	It("accepts MACs in either separator and any case", func() {
+		u := newWolConfig("discoveryMode: Explicit\nexplicitMappings:\n" +
+			"- {macAddress: '52:54:00:AA:bb:CC', vmName: a, namespace: default}\n" +
+			"- {macAddress: '52-54-00-aa-bb-cd', vmName: a, namespace: default}\n" +
+			"- {macAddress: '02:00:00:00:00:01', vmName: b.c, namespace: other-ns}")
+		Expect(k8sClient.Create(ctx, u)).To(Succeed())
+	})
+
+	It("applies the defaults", func() {
+		u := newWolConfig(`{}`)
+		Expect(k8sClient.Create(ctx, u)).To(Succeed())
+		got := &wolv1beta1.WolConfig{}
+		Expect(k8sClient.Get(ctx, clientKey(u.GetName()), got)).To(Succeed())
+		Expect(got.Spec.DiscoveryMode).To(Equal(wolv1beta1.DiscoveryModeAll))
+		Expect(got.Spec.WolPorts).To(Equal([]int32{9}))
+		Expect(got.Spec.CacheTTL).To(HaveValue(Equal(int32(300))))
+		Expect(got.Spec.Listener.Replicas).To(HaveValue(Equal(int32(1))))
+	})
+
+	It("applies the defaults when spec is left out entirely", func() {
+		u := newWolConfig(`{}`)
+		unstructured.RemoveNestedField(u.Object, "spec")
+		Expect(k8sClient.Create(ctx, u)).To(Succeed())
+		got := &wolv1beta1.WolConfig{}
+		Expect(k8sClient.Get(ctx, clientKey(u.GetName()), got)).To(Succeed())
+		Expect(got.Spec.DiscoveryMode).To(Equal(wolv1beta1.DiscoveryModeAll))
+		Expect(got.Spec.WolPorts).To(Equal([]int32{9}))
+	})
+})
+
+// explicit is an Explicit-mode spec with one mapping for mac.
+func explicit(mac string) string {
+	return fmt.Sprintf("discoveryMode: Explicit\nexplicitMappings: [{macAddress: %q, vmName: vm, namespace: default}]", mac)
+}
+
+func clientKey(name string) client.ObjectKey { return client.ObjectKey{Name: name} }

@@ -1,0 +1,269 @@
+/*
+Copyright 2026 The kubevirt-wol Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1beta1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DiscoveryMode selects which VirtualMachines a WolConfig makes wakeable.
+// +kubebuilder:validation:Enum=All;LabelSelector;Explicit
+type DiscoveryMode string
+
+const (
+	// DiscoveryModeAll makes every VirtualMachine with a fixed MAC address in
+	// the selected namespaces wakeable.
+	DiscoveryModeAll DiscoveryMode = "All"
+	// DiscoveryModeLabelSelector makes wakeable only the VirtualMachines that
+	// match spec.vmSelector in the selected namespaces.
+	DiscoveryModeLabelSelector DiscoveryMode = "LabelSelector"
+	// DiscoveryModeExplicit makes wakeable only the VirtualMachines listed in
+	// spec.explicitMappings, each under the MAC address given there.
+	DiscoveryModeExplicit DiscoveryMode = "Explicit"
+)
+
+// WolConfigSpec is the desired Wake-on-LAN behaviour: which VirtualMachines a
+// magic packet may start, on which UDP ports the listener hears packets, and
+// where the listener runs.
+// +kubebuilder:validation:XValidation:rule="!has(self.discoveryMode) || self.discoveryMode != 'LabelSelector' || has(self.vmSelector)",message="vmSelector is required when discoveryMode is LabelSelector",fieldPath=".vmSelector",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="(has(self.discoveryMode) && self.discoveryMode == 'LabelSelector') || !has(self.vmSelector)",message="vmSelector is only used when discoveryMode is LabelSelector; remove it or set discoveryMode: LabelSelector",fieldPath=".vmSelector",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.discoveryMode) || self.discoveryMode != 'Explicit' || (has(self.explicitMappings) && size(self.explicitMappings) > 0)",message="explicitMappings must list at least one mapping when discoveryMode is Explicit",fieldPath=".explicitMappings",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="(has(self.discoveryMode) && self.discoveryMode == 'Explicit') || !has(self.explicitMappings) || size(self.explicitMappings) == 0",message="explicitMappings is only used when discoveryMode is Explicit; remove it or set discoveryMode: Explicit",fieldPath=".explicitMappings",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.discoveryMode) || self.discoveryMode != 'Explicit' || !has(self.namespaceSelectors) || size(self.namespaceSelectors) == 0",message="namespaceSelectors is not used when discoveryMode is Explicit: every mapping names its own namespace",fieldPath=".namespaceSelectors",reason=FieldValueForbidden
+type WolConfigSpec struct {
+	// discoveryMode selects which VirtualMachines can be woken:
+	// "All" (every VirtualMachine with a fixed MAC address in namespaceSelectors),
+	// "LabelSelector" (only those that also match vmSelector) or
+	// "Explicit" (only those listed in explicitMappings).
+	// +kubebuilder:default=All
+	// +optional
+	DiscoveryMode DiscoveryMode `json:"discoveryMode,omitempty"`
+
+	// namespaceSelectors lists the namespaces (by name) whose VirtualMachines
+	// are considered in the All and LabelSelector modes. Empty means every
+	// namespace in the cluster. Not allowed in Explicit mode.
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +listType=set
+	// +optional
+	NamespaceSelectors []string `json:"namespaceSelectors,omitempty"`
+
+	// vmSelector selects VirtualMachines by their labels. Required in the
+	// LabelSelector mode and not allowed in the others.
+	// +optional
+	VMSelector *metav1.LabelSelector `json:"vmSelector,omitempty"`
+
+	// explicitMappings maps MAC addresses to VirtualMachines. Required in the
+	// Explicit mode and not allowed in the others. A mapping wins over the
+	// MAC addresses in the VirtualMachine's own spec. Each MAC address may
+	// appear once (compared case-insensitively, ':' and '-' alike).
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:XValidation:rule="self.all(m, self.exists_one(n, n.macAddress.lowerAscii().replace('-', ':') == m.macAddress.lowerAscii().replace('-', ':')))",message="each macAddress may appear only once in explicitMappings (compared case-insensitively, ':' and '-' alike)"
+	// +listType=atomic
+	// +optional
+	ExplicitMappings []ExplicitMapping `json:"explicitMappings,omitempty"`
+
+	// wolPorts are the UDP ports the listener receives magic packets on,
+	// over IPv4 and IPv6. Every port is honoured. Common choices are 9
+	// (discard, the usual default of WoL tools) and 7 (echo).
+	// +kubebuilder:default={9}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:Minimum=1
+	// +kubebuilder:validation:items:Maximum=65535
+	// +listType=set
+	// +optional
+	WolPorts []int32 `json:"wolPorts,omitempty"`
+
+	// cacheTTL, in seconds, is the period of the full resynchronisation of
+	// the listener's MAC-to-VirtualMachine index: every cacheTTL seconds
+	// each VirtualMachine in scope is re-evaluated from the watch cache, and
+	// the operator refreshes this WolConfig's status (lastSync). Changes to
+	// VirtualMachines are applied as they happen, whatever this value; 0
+	// disables the periodic resynchronisation.
+	// +kubebuilder:default=300
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=86400
+	// +optional
+	CacheTTL *int32 `json:"cacheTTL,omitempty"`
+
+	// listener sets where and how the listener pods run.
+	// +kubebuilder:default={}
+	// +optional
+	Listener ListenerSpec `json:"listener,omitempty"`
+}
+
+// ExplicitMapping maps one MAC address to one VirtualMachine.
+type ExplicitMapping struct {
+	// macAddress is the MAC address a magic packet carries to wake this
+	// VirtualMachine: six pairs of hexadecimal digits separated by ':' or
+	// '-', in any case (canonical form: lower case with ':', e.g.
+	// 52:54:00:12:34:56). Broadcast, all-zero and multicast addresses are
+	// refused because no network card has them.
+	// +kubebuilder:validation:MinLength=17
+	// +kubebuilder:validation:MaxLength=17
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$') || self.matches('^[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5}$')",message="must be six pairs of hexadecimal digits separated by ':' or '-', e.g. 52:54:00:12:34:56"
+	// +kubebuilder:validation:XValidation:rule="self.lowerAscii().replace('-', ':') != 'ff:ff:ff:ff:ff:ff'",message="must not be the broadcast address ff:ff:ff:ff:ff:ff"
+	// +kubebuilder:validation:XValidation:rule="self.lowerAscii().replace('-', ':') != '00:00:00:00:00:00'",message="must not be the all-zero address 00:00:00:00:00:00"
+	// +kubebuilder:validation:XValidation:rule="self.lowerAscii().replace('-', ':') == 'ff:ff:ff:ff:ff:ff' || !(self.lowerAscii().substring(1, 2) in ['1', '3', '5', '7', '9', 'b', 'd', 'f'])",message="must not be a multicast address (the lowest bit of the first octet is set)"
+	// +required
+	MACAddress string `json:"macAddress"`
+
+	// vmName is the name of the VirtualMachine to start.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +required
+	VMName string `json:"vmName"`
+
+	// namespace is the namespace of the VirtualMachine.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	Namespace string `json:"namespace"`
+}
+
+// ListenerSpec sets where and how the listener pods run. The listener uses
+// the host network so it hears broadcast magic packets on the node's LAN.
+type ListenerSpec struct {
+	// replicas is the number of listener pods. Pods that use the same UDP
+	// ports never share a node, so each replica needs its own node; more
+	// than one replica keeps waking VMs while a node is down. Every replica
+	// that hears a packet may try the start; the VM still starts once.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// nodeSelector restricts the listener pods to nodes with these labels,
+	// for example the nodes attached to the LAN the magic packets come from.
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// tolerations let the listener pods run on tainted nodes.
+	// +listType=atomic
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// affinity replaces the default scheduling affinity of the listener
+	// pods (by default replicas prefer different nodes).
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+
+	// resources are the compute resources of the listener container.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// priorityClassName is the priority class of the listener pods.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+
+	// image overrides the listener container image. By default the listener
+	// runs from the operator's own image.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Image string `json:"image,omitempty"`
+}
+
+// WolConfigStatus is the observed state of a WolConfig.
+type WolConfigStatus struct {
+	// conditions describe the state of this WolConfig: Ready (the listener
+	// is running and VMs can be woken), Progressing and Degraded.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// observedGeneration is the metadata.generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// managedVMs is the number of VirtualMachines in scope that a magic
+	// packet can wake (in scope, with a fixed MAC address, not in conflict).
+	// +optional
+	ManagedVMs int32 `json:"managedVMs"`
+
+	// listener reports the listener pods' readiness.
+	// +optional
+	Listener ListenerStatus `json:"listener,omitempty"`
+
+	// lastSync is when the operator last evaluated the VirtualMachines in
+	// scope.
+	// +optional
+	LastSync *metav1.Time `json:"lastSync,omitempty"`
+}
+
+// ListenerStatus reports the listener pods' readiness.
+type ListenerStatus struct {
+	// replicas is the number of listener pods wanted.
+	// +optional
+	Replicas int32 `json:"replicas"`
+
+	// readyReplicas is the number of listener pods that are ready: every
+	// socket is bound and the VM index is synchronised.
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas"`
+}
+
+// WolConfig configures Wake-on-LAN for KubeVirt VirtualMachines: which VMs a
+// magic packet may start, on which UDP ports it is heard, and where the
+// listener runs. It is cluster-scoped.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=wolcfg,categories=kubevirt-wol
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.discoveryMode`
+// +kubebuilder:printcolumn:name="Ports",type=string,JSONPath=`.spec.wolPorts`
+// +kubebuilder:printcolumn:name="Managed VMs",type=integer,JSONPath=`.status.managedVMs`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type WolConfig struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired Wake-on-LAN behaviour.
+	// +kubebuilder:default={}
+	// +optional
+	Spec WolConfigSpec `json:"spec,omitempty"`
+
+	// status is the observed state, written by the operator.
+	// +optional
+	Status WolConfigStatus `json:"status,omitempty"`
+}
+
+// WolConfigList is a list of WolConfig objects.
+// +kubebuilder:object:root=true
+type WolConfigList struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard list metadata.
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// items are the WolConfig objects.
+	Items []WolConfig `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&WolConfig{}, &WolConfigList{})
+}
