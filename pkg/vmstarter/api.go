@@ -1,0 +1,85 @@
+/*
+Copyright 2026 The kubevirt-wol Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package vmstarter
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// probe caches whether the cluster serves KubeVirt's subresource API.
+type probe struct {
+	mu     sync.Mutex
+	known  bool
+	served bool
+	at     time.Time
+}
+
+func (p *probe) invalidate() {
+	p.mu.Lock()
+	p.known = false
+	p.mu.Unlock()
+}
+
+// path returns how to act now: the subresource API or direct patches.
+func (s *Starter) path() Path {
+	switch s.opts.API {
+	case APISubresource:
+		return PathSubresource
+	case APIDirect:
+		return PathDirect
+	}
+	if s.subresourcesServed() {
+		return PathSubresource
+	}
+	return PathDirect
+}
+
+// SubresourcesServed reports whether the cluster serves KubeVirt's
+// subresource API with the start subresource, as the starter currently
+// believes (probing discovery if its last answer is stale). With APIDirect
+// or APISubresource it reports the forced choice.
+func (s *Starter) SubresourcesServed() bool { return s.path() == PathSubresource }
+
+// subresourcesServed probes discovery. A positive answer is kept until
+// invalidated (a 404 or 503 from the API); a negative one for ProbeInterval.
+// Concurrent callers wait for one probe.
+func (s *Starter) subresourcesServed() bool {
+	p := &s.probe
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.known && (p.served || time.Since(p.at) < s.opts.ProbeInterval) {
+		return p.served
+	}
+	list, err := s.client.Discovery().ServerResourcesForGroupVersion(SubresourceGroupVersion)
+	served := err == nil && slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool {
+		return r.Name == "virtualmachines/start"
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
+		s.log.Info("discovery of KubeVirt's subresource API failed, patching VirtualMachines directly for now",
+			"groupVersion", SubresourceGroupVersion, "error", err.Error())
+	}
+	if !p.known || p.served != served {
+		s.log.Info("KubeVirt subresource API probed", "groupVersion", SubresourceGroupVersion, "served", served)
+	}
+	p.known, p.served, p.at = true, served, time.Now()
+	return served
+}
