@@ -162,9 +162,46 @@ var _ = Describe("WolConfig validation", func() {
 		Entry("the same namespace twice", refusal{
 			spec:  `namespaceSelectors: [default, default]`,
 			field: "spec.namespaceSelectors[1]", message: "Duplicate value"}),
+		Entry("promiscuous without raw mode", refusal{
+			spec:  "interfaces: [eth0]\nrawEthernet: {promiscuous: true}",
+			field: "spec.rawEthernet.promiscuous", message: "needs rawEthernet.enabled: true"}),
+		Entry("promiscuous without an interface list", refusal{
+			spec:  "rawEthernet: {enabled: true, promiscuous: true}",
+			field: "spec.rawEthernet.promiscuous", message: "listed in spec.interfaces"}),
+		Entry("an interface name with a slash", refusal{
+			spec:  "interfaces: [eth0, ../x]",
+			field: "spec.interfaces[1]", message: "should match"}),
+		Entry("an interface name longer than the kernel allows", refusal{
+			spec:  "interfaces: [a-very-long-interface-name]",
+			field: "spec.interfaces[0]", message: "may not be more than 15 bytes"}),
+		Entry("a zero dedupe window", refusal{
+			spec:  "dedupeWindowSeconds: 0",
+			field: "spec.dedupeWindowSeconds", message: "should be greater than or equal to 1"}),
+		Entry("a zero global rate", refusal{
+			spec:  "rateLimit: {globalPerMinute: 0}",
+			field: "spec.rateLimit.globalPerMinute", message: "should be greater than or equal to 1"}),
+		Entry("a zero per-source burst", refusal{
+			spec:  "rateLimit: {perSourceBurst: 0}",
+			field: "spec.rateLimit.perSourceBurst", message: "should be greater than or equal to 1"}),
+		Entry("metrics port 0", refusal{
+			spec:  "listener: {metricsPort: 0}",
+			field: "spec.listener.metricsPort", message: "should be greater than or equal to 1"}),
 		Entry("negative replicas", refusal{
 			spec:  `listener: {replicas: -1}`,
 			field: "spec.listener.replicas", message: "should be greater than or equal to 0"}),
+	)
+
+	DescribeTable("refuses a name that cannot name the listener's objects",
+		func(name string) {
+			u := newWolConfig(`{}`)
+			u.SetName(name)
+			err := k8sClient.Create(ctx, u)
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "want 422 Invalid, got %v", err)
+			Expect(err.Error()).To(ContainSubstring("metadata.name must be a DNS label of at most 50 characters"))
+		},
+		Entry("with a dot", "wol.config"),
+		Entry("starting with a digit", "1wol"),
+		Entry("longer than 50 characters", strings.Repeat("w", 51)),
 	)
 
 	It("accepts the three samples in config/samples", func() {
@@ -198,6 +235,11 @@ var _ = Describe("WolConfig validation", func() {
 		Expect(got.Spec.WolPorts).To(Equal([]int32{9}))
 		Expect(got.Spec.CacheTTL).To(HaveValue(Equal(int32(300))))
 		Expect(got.Spec.Listener.Replicas).To(HaveValue(Equal(int32(1))))
+		Expect(got.Spec.Listener.MetricsPort).To(HaveValue(Equal(int32(9847))))
+		Expect(got.Spec.DedupeWindowSeconds).To(HaveValue(Equal(int32(5))))
+		Expect(got.Spec.RateLimit).To(Equal(wolv1beta1.RateLimitSpec{
+			PerSourcePerMinute: 300, PerSourceBurst: 20, GlobalPerMinute: 3000, GlobalBurst: 100}))
+		Expect(got.Spec.RawEthernet.Enabled).To(BeFalse())
 	})
 
 	It("applies the defaults when spec is left out entirely", func() {

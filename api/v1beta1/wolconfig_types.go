@@ -44,6 +44,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="(has(self.discoveryMode) && self.discoveryMode == 'LabelSelector') || !has(self.vmSelector)",message="vmSelector is only used when discoveryMode is LabelSelector; remove it or set discoveryMode: LabelSelector",fieldPath=".vmSelector",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!has(self.discoveryMode) || self.discoveryMode != 'Explicit' || (has(self.explicitMappings) && size(self.explicitMappings) > 0)",message="explicitMappings must list at least one mapping when discoveryMode is Explicit",fieldPath=".explicitMappings",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="(has(self.discoveryMode) && self.discoveryMode == 'Explicit') || !has(self.explicitMappings) || size(self.explicitMappings) == 0",message="explicitMappings is only used when discoveryMode is Explicit; remove it or set discoveryMode: Explicit",fieldPath=".explicitMappings",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.rawEthernet) || !has(self.rawEthernet.promiscuous) || !self.rawEthernet.promiscuous || (has(self.rawEthernet.enabled) && self.rawEthernet.enabled && has(self.interfaces) && size(self.interfaces) > 0)",message="rawEthernet.promiscuous needs rawEthernet.enabled: true and the interfaces to put in promiscuous mode listed in spec.interfaces",fieldPath=".rawEthernet.promiscuous",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!has(self.discoveryMode) || self.discoveryMode != 'Explicit' || !has(self.namespaceSelectors) || size(self.namespaceSelectors) == 0",message="namespaceSelectors is not used when discoveryMode is Explicit: every mapping names its own namespace",fieldPath=".namespaceSelectors",reason=FieldValueForbidden
 type WolConfigSpec struct {
 	// discoveryMode selects which VirtualMachines can be woken:
@@ -92,21 +93,109 @@ type WolConfigSpec struct {
 	WolPorts []int32 `json:"wolPorts,omitempty"`
 
 	// cacheTTL, in seconds, is the period of the full resynchronisation of
-	// the listener's MAC-to-VirtualMachine index: every cacheTTL seconds
-	// each VirtualMachine in scope is re-evaluated from the watch cache, and
-	// the operator refreshes this WolConfig's status (lastSync). Changes to
-	// VirtualMachines are applied as they happen, whatever this value; 0
-	// disables the periodic resynchronisation.
+	// the MAC-to-VirtualMachine index: every cacheTTL seconds the listener
+	// rebuilds its index from its watch cache, and the operator re-evaluates
+	// this WolConfig's status (written only if something changed). Changes
+	// to VirtualMachines are applied as they happen, whatever this value; the
+	// resynchronisation is a safety net. 0 disables it.
 	// +kubebuilder:default=300
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=86400
 	// +optional
 	CacheTTL *int32 `json:"cacheTTL,omitempty"`
 
+	// interfaces, when not empty, restricts reception to these network
+	// interfaces of the node (by name, e.g. "eth0" or "br-lan"): UDP packets
+	// arriving on other interfaces are dropped and raw Ethernet frames are
+	// only read from these. Empty means every interface. Every listed
+	// interface must exist on the nodes the listener runs on.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=15
+	// +kubebuilder:validation:items:Pattern=`^[^/:\s]+$`
+	// +listType=set
+	// +optional
+	Interfaces []string `json:"interfaces,omitempty"`
+
+	// rawEthernet configures reception of magic packets sent as raw Ethernet
+	// frames (ethertype 0x0842, as etherwake sends them) besides UDP.
+	// +optional
+	RawEthernet RawEthernetSpec `json:"rawEthernet,omitempty"`
+
+	// dedupeWindowSeconds is how long, after a wake, further magic packets
+	// for the same MAC address (and password) are ignored as duplicates,
+	// whatever port or protocol they come on. WoL tools often send several
+	// copies of a packet.
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=3600
+	// +optional
+	DedupeWindowSeconds *int32 `json:"dedupeWindowSeconds,omitempty"`
+
+	// rateLimit bounds the wakes the listener acts on, per source and in
+	// total, so a flood cannot turn into a flood of API requests. Packets
+	// over the limits are dropped and counted.
+	// +kubebuilder:default={}
+	// +optional
+	RateLimit RateLimitSpec `json:"rateLimit,omitempty"`
+
 	// listener sets where and how the listener pods run.
 	// +kubebuilder:default={}
 	// +optional
 	Listener ListenerSpec `json:"listener,omitempty"`
+}
+
+// RawEthernetSpec configures reception of raw Ethernet magic packets.
+type RawEthernetSpec struct {
+	// enabled turns on reception of raw Ethernet frames with ethertype
+	// 0x0842. The listener then needs the NET_RAW capability.
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+
+	// promiscuous puts the interfaces listed in spec.interfaces in
+	// promiscuous mode, to hear frames addressed to a stopped VM's own MAC
+	// address (etherwake's default) rather than to broadcast. Needs
+	// enabled: true and a non-empty spec.interfaces. Off by default: without
+	// it only broadcast frames (etherwake -b) and frames addressed to the
+	// node are heard.
+	// +optional
+	Promiscuous bool `json:"promiscuous,omitempty"`
+}
+
+// RateLimitSpec bounds the wakes the listener acts on. Each limit is a token
+// bucket: up to the burst at once, refilled at the per-minute rate.
+type RateLimitSpec struct {
+	// perSourcePerMinute is the sustained number of wakes accepted per
+	// minute from one source (IP address for UDP, MAC address for raw
+	// frames).
+	// +kubebuilder:default=300
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=600000
+	// +optional
+	PerSourcePerMinute int32 `json:"perSourcePerMinute,omitempty"`
+
+	// perSourceBurst is the number of wakes accepted at once from one source.
+	// +kubebuilder:default=20
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	// +optional
+	PerSourceBurst int32 `json:"perSourceBurst,omitempty"`
+
+	// globalPerMinute is the sustained number of wakes accepted per minute
+	// from all sources together: it bounds the rate of start requests a
+	// listener sends to the API server.
+	// +kubebuilder:default=3000
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=600000
+	// +optional
+	GlobalPerMinute int32 `json:"globalPerMinute,omitempty"`
+
+	// globalBurst is the number of wakes accepted at once from all sources.
+	// +kubebuilder:default=100
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	// +optional
+	GlobalBurst int32 `json:"globalBurst,omitempty"`
 }
 
 // ExplicitMapping maps one MAC address to one VirtualMachine.
@@ -178,6 +267,16 @@ type ListenerSpec struct {
 	// +optional
 	PriorityClassName string `json:"priorityClassName,omitempty"`
 
+	// metricsPort is the TCP port of the listener's HTTPS endpoint on the
+	// node (the listener uses the host network): /metrics, which needs a
+	// token allowed to get /metrics, and the /healthz and /readyz probes.
+	// Two WolConfigs whose listeners share nodes need different ports.
+	// +kubebuilder:default=9847
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	MetricsPort *int32 `json:"metricsPort,omitempty"`
+
 	// image overrides the listener container image. By default the listener
 	// runs from the operator's own image.
 	// +kubebuilder:validation:MinLength=1
@@ -204,14 +303,61 @@ type WolConfigStatus struct {
 	// +optional
 	ManagedVMs int32 `json:"managedVMs"`
 
+	// macConflictCount is the number of MAC addresses that two or more
+	// VirtualMachines in scope declare. A magic packet for such an address
+	// wakes none of them.
+	// +optional
+	MACConflictCount int32 `json:"macConflictCount,omitempty"`
+
+	// macConflicts lists the first of those conflicts (sorted by MAC).
+	// +kubebuilder:validation:MaxItems=10
+	// +listType=atomic
+	// +optional
+	MACConflicts []MACConflict `json:"macConflicts,omitempty"`
+
+	// notWakeableCount is the number of VirtualMachines in scope that no
+	// magic packet can wake because none of their interfaces has a fixed
+	// MAC address (KubeVirt then generates a new one at every start).
+	// +optional
+	NotWakeableCount int32 `json:"notWakeableCount,omitempty"`
+
+	// notWakeableVMs lists the first of them, as "namespace/name".
+	// +kubebuilder:validation:MaxItems=10
+	// +listType=atomic
+	// +optional
+	NotWakeableVMs []string `json:"notWakeableVMs,omitempty"`
+
+	// missingMappingCount is the number of explicitMappings whose
+	// VirtualMachine does not exist.
+	// +optional
+	MissingMappingCount int32 `json:"missingMappingCount,omitempty"`
+
+	// missingMappings lists the first of them.
+	// +kubebuilder:validation:MaxItems=10
+	// +listType=atomic
+	// +optional
+	MissingMappings []ExplicitMapping `json:"missingMappings,omitempty"`
+
 	// listener reports the listener pods' readiness.
 	// +optional
 	Listener ListenerStatus `json:"listener,omitempty"`
 
-	// lastSync is when the operator last evaluated the VirtualMachines in
-	// scope.
+	// lastSync is when the operator last found a change in what the
+	// VirtualMachines in scope amount to (managedVMs, conflicts, VMs that
+	// cannot be woken, missing mappings). The operator re-evaluates them on
+	// every relevant VirtualMachine change and every cacheTTL seconds, but
+	// writes the status only when something changed.
 	// +optional
 	LastSync *metav1.Time `json:"lastSync,omitempty"`
+}
+
+// MACConflict is one MAC address declared by several VirtualMachines in scope.
+type MACConflict struct {
+	// macAddress is the contested address (lower case, ':'-separated).
+	MACAddress string `json:"macAddress"`
+	// vms are the VirtualMachines that declare it, as "namespace/name".
+	// +listType=atomic
+	VMs []string `json:"vms"`
 }
 
 // ListenerStatus reports the listener pods' readiness.
@@ -232,6 +378,7 @@ type ListenerStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=wolcfg,categories=kubevirt-wol
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 50",message="metadata.name must be a DNS label of at most 50 characters starting with a letter: it names the listener's Deployment, Service and RBAC objects"
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.discoveryMode`
 // +kubebuilder:printcolumn:name="Ports",type=string,JSONPath=`.spec.wolPorts`
 // +kubebuilder:printcolumn:name="Managed VMs",type=integer,JSONPath=`.status.managedVMs`
