@@ -1,0 +1,69 @@
+/*
+Copyright 2026 The kubevirt-wol Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command listener receives Wake-on-LAN magic packets on the node's network
+// and starts the KubeVirt VirtualMachine that owns the target MAC address,
+// for one WolConfig. The operator runs it as a Deployment; it can also run
+// on any machine with a kubeconfig.
+package main
+
+import (
+	"flag"
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
+)
+
+func main() {
+	var opts listenerapp.Options
+	flag.StringVar(&opts.WolConfig, "wolconfig", "", "Name of the WolConfig to serve (required).")
+	flag.StringVar(&opts.NodeName, "node-name", os.Getenv("NODE_NAME"), "Name of this node, for events (default: $NODE_NAME).")
+	flag.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":9847",
+		"Address of the HTTPS endpoint for /metrics (authenticated), /healthz and /readyz; 0 disables it.")
+	flag.BoolVar(&opts.InsecureMetrics, "insecure-metrics", false,
+		"Serve /metrics over plain HTTP without authentication. Only for development on a private machine.")
+	flag.StringVar(&opts.PacketNetNS, "packet-netns", "",
+		"Open the packet sockets in this network namespace (e.g. /run/netns/lab) instead of the process's; "+
+			"for tests and demos that simulate a LAN on one machine.")
+	flag.DurationVar(&opts.Starter.StopTimeout, "stop-timeout", 0,
+		"How long a wake waits for a VM that is still stopping before giving up (default 60s).")
+	zo := zap.Options{}
+	zo.BindFlags(flag.CommandLine)
+	flag.Parse()
+
+	log := zap.New(zap.UseFlagOptions(&zo))
+	ctrl.SetLogger(log)
+	opts.Log = log
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		log.Error(err, "Cannot reach the API server")
+		os.Exit(1)
+	}
+	opts.RestConfig = cfg
+	app, err := listenerapp.New(opts)
+	if err != nil {
+		log.Error(err, "Invalid options")
+		os.Exit(2)
+	}
+	if err := app.Run(ctrl.SetupSignalHandler()); err != nil {
+		log.Error(err, "Listener failed")
+		os.Exit(1)
+	}
+}

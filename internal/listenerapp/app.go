@@ -1,0 +1,355 @@
+/*
+Copyright 2026 The kubevirt-wol Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package listenerapp is the listener process: it reads its WolConfig,
+// keeps the MAC-to-VM index for that WolConfig's scope, runs the packet
+// engine on the configured ports and starts VMs with the shared starter. It
+// follows WolConfig changes without a restart: a new scope re-evaluates the
+// index, new ports are bound and removed ones closed, other packet settings
+// restart the packet engine in place.
+package listenerapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"kubevirt.io/client-go/kubevirt"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
+	"github.com/gpillon/kubevirt-wol/pkg/listener"
+	"github.com/gpillon/kubevirt-wol/pkg/vmindex"
+	"github.com/gpillon/kubevirt-wol/pkg/vmstarter"
+)
+
+// The listener reads its own WolConfig (narrowed to its name by the
+// operator's ClusterRole), and checks the tokens of metrics scrapers.
+// +kubebuilder:rbac:groups=wol.pillon.org,resources=wolconfigs,verbs=get;list;watch
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// Options configure the listener process.
+type Options struct {
+	// WolConfig is the name of the WolConfig to serve.
+	WolConfig string
+	// NodeName names the node in events ("" if unknown).
+	NodeName string
+	// RestConfig reaches the API server.
+	RestConfig *rest.Config
+	// MetricsAddr is the HTTPS address of /metrics, /healthz and /readyz
+	// ("0" disables it).
+	MetricsAddr string
+	// InsecureMetrics serves plain HTTP without authentication (only for
+	// local development; never on a node's network).
+	InsecureMetrics bool
+	// Registry collects the metrics; a new registry when nil.
+	Registry *prometheus.Registry
+	// PacketNetNS, when set, is the path of a network namespace (such as
+	// /run/netns/lab) in which the packet sockets are opened, while API and
+	// metrics traffic stay in the process's namespace. For tests and demos
+	// that simulate a LAN on one machine; needs CAP_SYS_ADMIN.
+	PacketNetNS string
+	// RetryBind is how long to wait before trying again to bind ports that
+	// could not be bound (default 5s).
+	RetryBind time.Duration
+	// Starter tunes the VM starter (NodeName, Events, Registerer and Log
+	// are set by Run).
+	Starter vmstarter.Options
+	// Log receives structured logs.
+	Log logr.Logger
+}
+
+// App is a running listener process.
+type App struct {
+	opts     Options
+	log      logr.Logger
+	reg      *prometheus.Registry
+	index    *vmindex.Index
+	watcher  *vmindex.Watcher
+	starter  *vmstarter.Starter
+	handler  *wakeHandler
+	updates  chan *wolv1beta1.WolConfig
+	current  atomic.Pointer[listener.Listener]
+	bindErr  atomic.Pointer[error]
+	haveSpec atomic.Bool
+	server   *http.Server
+	httpAddr atomic.Pointer[string]
+}
+
+// MetricsAddr is the address the HTTPS endpoint listens on, once it does.
+func (a *App) MetricsAddr() string {
+	if p := a.httpAddr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// New checks the options and builds the clients; Run does the work.
+func New(opts Options) (*App, error) {
+	if opts.WolConfig == "" {
+		return nil, errors.New("listener: the WolConfig name is required (--wolconfig)")
+	}
+	if opts.RestConfig == nil {
+		return nil, errors.New("listener: no API server configuration")
+	}
+	if opts.RetryBind == 0 {
+		opts.RetryBind = 5 * time.Second
+	}
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	}
+	cfg := rest.CopyConfig(opts.RestConfig)
+	// Each start costs a few requests; client-go's default of 5 per second
+	// would throttle a burst of wakes long before the listener's own limits.
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 50, 100
+	}
+	opts.RestConfig = cfg
+	return &App{opts: opts, log: opts.Log, reg: reg, updates: make(chan *wolv1beta1.WolConfig, 1)}, nil
+}
+
+// Registry returns the registry the listener's metrics are on.
+func (a *App) Registry() *prometheus.Registry { return a.reg }
+
+// Ready reports whether every socket is bound and the VM index is synced.
+func (a *App) Ready() bool {
+	l := a.current.Load()
+	return a.haveSpec.Load() && l != nil && l.Ready() && a.watcher != nil && a.watcher.HasSynced()
+}
+
+// Run serves until ctx is done.
+func (a *App) Run(ctx context.Context) error {
+	kv, err := kubevirt.NewForConfig(a.opts.RestConfig)
+	if err != nil {
+		return fmt.Errorf("kubevirt client: %w", err)
+	}
+	kube, err := kubernetes.NewForConfig(a.opts.RestConfig)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+
+	if a.opts.MetricsAddr != "0" && a.opts.MetricsAddr != "" {
+		srv, err := a.newServer(a.opts.MetricsAddr)
+		if err != nil {
+			return err
+		}
+		a.server = srv
+		wg.Go(func() { a.serve(ctx, srv) })
+	}
+
+	first, err := a.watchWolConfig(ctx, &wg)
+	if err != nil {
+		return err
+	}
+
+	scope, err := vmindex.ScopeFromSpec(first.Spec)
+	if err != nil {
+		return fmt.Errorf("WolConfig %s: %w", first.Name, err)
+	}
+	if a.index, err = vmindex.NewIndex(scope, a.reg); err != nil {
+		return err
+	}
+	a.watcher = vmindex.NewWatcher(kv, a.index, a.log.WithName("vmindex"))
+	wg.Go(func() {
+		if err := a.watcher.Run(ctx); err != nil {
+			a.log.Error(err, "VM index stopped")
+			cancel()
+		}
+	})
+
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = wolv1beta1.AddToScheme(scheme)
+	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: "kubevirt-wol-listener", Host: a.opts.NodeName})
+
+	so := a.opts.Starter
+	so.NodeName, so.Events, so.Registerer, so.Log = a.opts.NodeName, recorder, a.reg, a.log.WithName("vmstarter")
+	if a.starter, err = vmstarter.New(kv, so); err != nil {
+		return err
+	}
+	if a.handler, err = newWakeHandler(a.index, a.starter, a.reg, a.log); err != nil {
+		return err
+	}
+	a.haveSpec.Store(true)
+	a.log.Info("Serving WolConfig", "wolconfig", first.Name, "mode", scope.Mode(), "ports", first.Spec.WolPorts)
+	return a.servePackets(ctx, first)
+}
+
+// servePackets runs the packet engine for the latest spec and applies
+// WolConfig updates until ctx is done.
+func (a *App) servePackets(ctx context.Context, wc *wolv1beta1.WolConfig) error {
+	cfg := ListenerConfig(wc.Spec, a.log.WithName("listener"))
+	for {
+		l, err := listener.New(cfg, a.handler, a.reg)
+		if err != nil {
+			return err
+		}
+		a.current.Store(l)
+		lctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- inNetNS(a.opts.PacketNetNS, func() error { return l.Run(lctx) }) }()
+
+		restart := false
+		for !restart {
+			select {
+			case <-ctx.Done():
+				stop()
+				<-done
+				return nil
+			case err := <-done:
+				stop()
+				if err == nil {
+					return nil
+				}
+				// A port that cannot be bound (in use, no permission) keeps
+				// the listener unready; try again later, it may be freed.
+				a.bindErr.Store(&err)
+				a.log.Error(err, "Cannot bind the listener's sockets; retrying", "in", a.opts.RetryBind)
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(a.opts.RetryBind):
+				case wc = <-a.updates:
+					a.applyScope(wc)
+					cfg = ListenerConfig(wc.Spec, a.log.WithName("listener"))
+				}
+				restart = true
+			case wc = <-a.updates:
+				a.applyScope(wc)
+				next := ListenerConfig(wc.Spec, a.log.WithName("listener"))
+				switch {
+				case sameConfig(cfg, next):
+				case onlyPortsDiffer(cfg, next):
+					if err := inNetNS(a.opts.PacketNetNS, func() error { return l.Reconfigure(next.Ports) }); err != nil {
+						a.log.Error(err, "Cannot rebind the new ports; the previous ports stay bound")
+					} else {
+						a.log.Info("Ports changed", "ports", next.Ports)
+						cfg = next
+					}
+				default:
+					a.log.Info("Packet settings changed; restarting the packet engine")
+					stop()
+					<-done
+					cfg = next
+					restart = true
+				}
+			}
+		}
+		stop()
+	}
+}
+
+// applyScope gives the index the scope of an updated WolConfig.
+func (a *App) applyScope(wc *wolv1beta1.WolConfig) {
+	scope, err := vmindex.ScopeFromSpec(wc.Spec)
+	if err != nil {
+		a.log.Error(err, "Ignoring a WolConfig update with an invalid scope")
+		return
+	}
+	a.watcher.SetScope(scope)
+	a.log.Info("Scope changed", "mode", scope.Mode(), "namespaces", scope.Namespaces())
+}
+
+// watchWolConfig starts an informer on the one WolConfig and returns it once
+// it exists; later versions are sent to a.updates (only the latest kept).
+func (a *App) watchWolConfig(ctx context.Context, wg *sync.WaitGroup) (*wolv1beta1.WolConfig, error) {
+	scheme := runtime.NewScheme()
+	if err := wolv1beta1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	c, err := cache.New(a.opts.RestConfig, cache.Options{
+		Scheme: scheme,
+		ByObject: map[client.Object]cache.ByObject{
+			&wolv1beta1.WolConfig{}: {Field: fields.OneTermEqualSelector("metadata.name", a.opts.WolConfig)},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	inf, err := c.GetInformer(ctx, &wolv1beta1.WolConfig{})
+	if err != nil {
+		return nil, err
+	}
+	var generation atomic.Int64
+	var delivered atomic.Bool
+	first := make(chan *wolv1beta1.WolConfig, 1)
+	send := func(obj any) {
+		wc, ok := obj.(*wolv1beta1.WolConfig)
+		if !ok || wc.Name != a.opts.WolConfig {
+			return
+		}
+		if prev := generation.Swap(wc.Generation); prev == wc.Generation {
+			return // status or metadata only
+		}
+		if !delivered.Swap(true) {
+			first <- wc
+			return
+		}
+		select { // keep only the latest update
+		case <-a.updates:
+		default:
+		}
+		a.updates <- wc
+	}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    send,
+		UpdateFunc: func(_, obj any) { send(obj) },
+		DeleteFunc: func(any) {
+			a.log.Info("WolConfig deleted; serving its last version until this listener is removed", "wolconfig", a.opts.WolConfig)
+		},
+	}); err != nil {
+		return nil, err
+	}
+	wg.Go(func() {
+		if err := c.Start(ctx); err != nil {
+			a.log.Error(err, "WolConfig watch stopped")
+		}
+	})
+	a.log.Info("Waiting for the WolConfig", "wolconfig", a.opts.WolConfig)
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case wc := <-first:
+		return wc, nil
+	}
+}

@@ -1,0 +1,350 @@
+/*
+Copyright 2026 The kubevirt-wol Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package listenerapp_test
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
+	"github.com/gpillon/kubevirt-wol/controllers"
+	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
+	"github.com/gpillon/kubevirt-wol/internal/testenv"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
+)
+
+const ns = "kubevirt-wol-system"
+
+var (
+	env      *envtest.Environment
+	adminCfg *rest.Config
+	admin    client.Client
+	lan      *netlab.LAN
+)
+
+func TestListenerApp(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Listener process (real kube-apiserver, real sockets, real WoL senders)")
+}
+
+var _ = BeforeSuite(func() {
+	if p := netlab.Problem(); p != "" {
+		if os.Getenv("CI") != "" {
+			Fail("this suite " + p + "; CI must run it as root")
+		}
+		Skip("SKIPPED: this suite " + p + " (run as root to exercise real sockets)")
+	}
+	for _, tool := range []string{"wakeonlan", "etherwake"} {
+		_, err := os.Stat("/usr/bin/" + tool)
+		if err != nil {
+			_, err = os.Stat("/usr/sbin/" + tool)
+		}
+		Expect(err).NotTo(HaveOccurred(), "%s is missing: apt-get install %s (.ci/run does)", tool, tool)
+	}
+
+	scheme := runtime.NewScheme()
+	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+	Expect(kubevirtv1.AddToScheme(scheme)).To(Succeed())
+	Expect(wolv1beta1.AddToScheme(scheme)).To(Succeed())
+
+	var err error
+	env, adminCfg, err = testenv.Start(testenv.Options{})
+	Expect(err).NotTo(HaveOccurred())
+	admin, err = client.New(adminCfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+
+	lan, err = netlab.New("node", "sender")
+	Expect(err).NotTo(HaveOccurred())
+})
+
+var _ = AfterSuite(func() {
+	if lan != nil {
+		lan.Close()
+	}
+	if env != nil {
+		Expect(env.Stop()).To(Succeed())
+	}
+})
+
+func create(ctx context.Context, objs ...client.Object) {
+	for _, o := range objs {
+		ExpectWithOffset(1, admin.Create(ctx, o)).To(Succeed())
+	}
+}
+
+func haltedVM(namespace, name, mac string) *kubevirtv1.VirtualMachine {
+	v := &kubevirtv1.VirtualMachine{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec: kubevirtv1.VirtualMachineSpec{
+			RunStrategy: ptr.To(kubevirtv1.RunStrategyHalted),
+			Template:    &kubevirtv1.VirtualMachineInstanceTemplateSpec{},
+		},
+	}
+	v.Spec.Template.Spec.Domain.Devices.Interfaces = []kubevirtv1.Interface{{Name: "default", MacAddress: mac}}
+	return v
+}
+
+func runStrategy(ctx context.Context, namespace, name string) func() kubevirtv1.VirtualMachineRunStrategy {
+	return func() kubevirtv1.VirtualMachineRunStrategy {
+		v := &kubevirtv1.VirtualMachine{}
+		Expect(admin.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, v)).To(Succeed())
+		return *v.Spec.RunStrategy
+	}
+}
+
+func wakeonlan(port int, mac string) {
+	GinkgoHelper()
+	out, err := lan.Exec("sender", "wakeonlan", "-i", netlab.Broadcast.String(), "-p", fmt.Sprint(port), mac)
+	Expect(err).NotTo(HaveOccurred(), out)
+	// wakeonlan exits 0 even when it refuses the address.
+	Expect(out).To(ContainSubstring("Sending magic packet"))
+}
+
+var _ = Describe("The listener process", Ordered, func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	var app *listenerapp.App
+	done := make(chan error, 1)
+
+	BeforeAll(func() {
+		wc := &wolv1beta1.WolConfig{
+			ObjectMeta: metav1.ObjectMeta{Name: "lab"},
+			Spec: wolv1beta1.WolConfigSpec{
+				NamespaceSelectors: []string{"lab"},
+				WolPorts:           []int32{40009, 40007},
+				Interfaces:         []string{netlab.Iface},
+			},
+		}
+		create(ctx,
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "lab"}},
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "other"}},
+			wc,
+		)
+		// The listener runs as the ServiceAccount and ClusterRole the
+		// operator gives it (the role is narrowed to this WolConfig's name).
+		params := controllers.Params{Namespace: ns}
+		create(ctx, controllers.BuildServiceAccount(wc, params), controllers.BuildClusterRole(wc, params),
+			controllers.BuildClusterRoleBinding(wc, params))
+
+		logger := zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true))
+		var err error
+		app, err = listenerapp.New(listenerapp.Options{
+			WolConfig:   "lab",
+			NodeName:    "node-a",
+			RestConfig:  testenv.Impersonate(adminCfg, ns, controllers.ListenerName(wc)),
+			MetricsAddr: "127.0.0.1:0",
+			PacketNetNS: lan.Host("node").Path(),
+			Log:         logger,
+		})
+		Expect(err).NotTo(HaveOccurred())
+		go func() { done <- app.Run(ctx) }()
+		Eventually(app.Ready, 20*time.Second, 50*time.Millisecond).Should(BeTrue())
+	})
+
+	AfterAll(func() {
+		cancel()
+		Eventually(done, 10*time.Second).Should(Receive(BeNil()))
+	})
+
+	It("starts the VM whose MAC a real wakeonlan broadcast carries, on every configured port", func() {
+		create(ctx, haltedVM("lab", "vm1", "52:54:00:aa:00:01"), haltedVM("lab", "vm2", "52:54:00:aa:00:02"))
+		Eventually(func() error { _, err := lan.Exec("sender", "true"); return err }).Should(Succeed())
+
+		wakeonlan(40009, "52:54:00:AA:00:01")
+		Eventually(runStrategy(ctx, "lab", "vm1"), 10*time.Second, 50*time.Millisecond).Should(Equal(kubevirtv1.RunStrategyAlways))
+		wakeonlan(40007, "52:54:00:aa:00:02")
+		Eventually(runStrategy(ctx, "lab", "vm2"), 10*time.Second, 50*time.Millisecond).Should(Equal(kubevirtv1.RunStrategyAlways),
+			func() string { return dumpMetrics(app) })
+
+		By("recording an Event on the VM naming the source and the node")
+		Eventually(func() []string {
+			list := &corev1.EventList{}
+			Expect(admin.List(ctx, list, client.InNamespace("lab"))).To(Succeed())
+			var notes []string
+			for _, e := range list.Items {
+				if e.InvolvedObject.Name == "vm1" && e.Reason == "WokenByMagicPacket" {
+					notes = append(notes, e.Message)
+				}
+			}
+			return notes
+		}, 10*time.Second, 50*time.Millisecond).Should(ContainElement(And(
+			ContainSubstring(lan.Host("sender").IP.String()), ContainSubstring("node-a"))))
+	})
+
+	It("does not start a VM outside the scope, until the scope changes, without a restart", func() {
+		create(ctx, haltedVM("other", "outside", "52:54:00:aa:00:03"))
+		wakeonlan(40009, "52:54:00:aa:00:03")
+		// A later packet for an in-scope VM is handled after the first one
+		// (one socket, one queue), so once it has worked the first was seen.
+		create(ctx, haltedVM("lab", "marker", "52:54:00:aa:00:04"))
+		Eventually(func() bool {
+			wakeonlan(40009, "52:54:00:aa:00:04")
+			return runStrategy(ctx, "lab", "marker")() == kubevirtv1.RunStrategyAlways
+		}, 10*time.Second, 200*time.Millisecond).Should(BeTrue())
+		Expect(runStrategy(ctx, "other", "outside")()).To(Equal(kubevirtv1.RunStrategyHalted))
+
+		wc := &wolv1beta1.WolConfig{}
+		Expect(admin.Get(ctx, client.ObjectKey{Name: "lab"}, wc)).To(Succeed())
+		wc.Spec.NamespaceSelectors = []string{"lab", "other"}
+		Expect(admin.Update(ctx, wc)).To(Succeed())
+		Eventually(func() kubevirtv1.VirtualMachineRunStrategy {
+			wakeonlan(40009, "52:54:00:aa:00:03")
+			return runStrategy(ctx, "other", "outside")()
+		}, 10*time.Second, 300*time.Millisecond).Should(Equal(kubevirtv1.RunStrategyAlways))
+	})
+
+	It("rebinds when the ports change, without a restart", func() {
+		create(ctx, haltedVM("lab", "vm5", "52:54:00:aa:00:05"), haltedVM("lab", "vm6", "52:54:00:aa:00:06"))
+		wc := &wolv1beta1.WolConfig{}
+		Expect(admin.Get(ctx, client.ObjectKey{Name: "lab"}, wc)).To(Succeed())
+		wc.Spec.WolPorts = []int32{40011}
+		Expect(admin.Update(ctx, wc)).To(Succeed())
+		Eventually(func() kubevirtv1.VirtualMachineRunStrategy {
+			wakeonlan(40011, "52:54:00:aa:00:05")
+			return runStrategy(ctx, "lab", "vm5")()
+		}, 10*time.Second, 300*time.Millisecond).Should(Equal(kubevirtv1.RunStrategyAlways))
+		wakeonlan(40009, "52:54:00:aa:00:06")
+		Consistently(runStrategy(ctx, "lab", "vm6"), 2*time.Second, 100*time.Millisecond).Should(Equal(kubevirtv1.RunStrategyHalted))
+		Expect(app.Ready()).To(BeTrue())
+	})
+
+	It("hears raw Ethernet frames from etherwake once raw mode is switched on", func() {
+		create(ctx, haltedVM("lab", "vm7", "52:54:00:aa:00:07"))
+		wc := &wolv1beta1.WolConfig{}
+		Expect(admin.Get(ctx, client.ObjectKey{Name: "lab"}, wc)).To(Succeed())
+		wc.Spec.RawEthernet.Enabled = true
+		Expect(admin.Update(ctx, wc)).To(Succeed())
+		Eventually(func() kubevirtv1.VirtualMachineRunStrategy {
+			out, err := lan.Exec("sender", "etherwake", "-i", netlab.Iface, "-b", "52:54:00:aa:00:07")
+			Expect(err).NotTo(HaveOccurred(), out)
+			return runStrategy(ctx, "lab", "vm7")()
+		}, 10*time.Second, 300*time.Millisecond).Should(Equal(kubevirtv1.RunStrategyAlways))
+	})
+
+	It("serves metrics only to callers the API server authorizes, and probes to anyone", func() {
+		httpc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // self-signed, as in a pod
+		}}
+		base := "https://" + app.MetricsAddr()
+		get := func(path, token string) (int, string) {
+			req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := httpc.Do(req)
+			Expect(err).NotTo(HaveOccurred())
+			defer func() { _ = resp.Body.Close() }()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(body)
+		}
+
+		code, _ := get("/readyz", "")
+		Expect(code).To(Equal(http.StatusOK))
+		code, _ = get("/metrics", "")
+		Expect(code).To(Equal(http.StatusUnauthorized))
+
+		kube, err := kubernetes.NewForConfig(adminCfg)
+		Expect(err).NotTo(HaveOccurred())
+		token := func(sa string) string {
+			create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sa}})
+			tr, err := kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
+				Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](600)},
+			}, metav1.CreateOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			return tr.Status.Token
+		}
+		nobody := token("nobody")
+		code, _ = get("/metrics", nobody)
+		Expect(code).To(Equal(http.StatusForbidden))
+
+		scraper := token("prometheus")
+		create(ctx,
+			&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "metrics-reader"},
+				Rules: []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}},
+			&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "prometheus-metrics-reader"},
+				RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "metrics-reader"},
+				Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: "prometheus"}}},
+		)
+		var body string
+		Eventually(func() int { code, body = get("/metrics", scraper); return code }, 10*time.Second, 200*time.Millisecond).Should(Equal(http.StatusOK))
+		for _, want := range []string{
+			`wol_packets_total{protocol="udp4",result="accepted"}`,
+			`wol_vm_started_total`,
+			`wol_managed_vms`,
+			`wol_wake_lookups_total{result="found"}`,
+		} {
+			Expect(body).To(ContainSubstring(want))
+		}
+		started := metricValue(body, "wol_vm_started_total")
+		Expect(started).To(BeNumerically("==", 6), "six VMs were started:\n%s", body)
+	})
+})
+
+// dumpMetrics renders the listener's wol_* metrics, for failure messages.
+func dumpMetrics(app *listenerapp.App) string {
+	families, err := app.Registry().Gather()
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, f := range families {
+		if strings.HasPrefix(f.GetName(), "wol_") {
+			for _, m := range f.GetMetric() {
+				fmt.Fprintf(&b, "%s %v %v %v\n", f.GetName(), m.GetLabel(), m.GetCounter().GetValue(), m.GetGauge().GetValue())
+			}
+		}
+	}
+	return b.String()
+}
+
+// metricValue sums the samples of a metric family in a text exposition.
+func metricValue(body, name string) float64 {
+	var sum float64
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(line[strings.LastIndex(line, " ")+1:], &v); err == nil {
+			sum += v
+		}
+	}
+	return sum
+}

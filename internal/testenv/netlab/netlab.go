@@ -1,0 +1,183 @@
+/*
+Copyright 2026 The kubevirt-wol Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package netlab builds a small LAN out of network namespaces for tests and
+// the demo: one namespace holding a Linux bridge (the switch) and one
+// namespace per host, each joined to the bridge by a veth pair, with
+// addresses 10.250.0.x/24 that exist only inside those namespaces. Real WoL
+// senders (Debian's wakeonlan, etherwake) run in a host namespace with
+// `ip netns exec`; listeners open their packet sockets in another one.
+package netlab
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/gpillon/kubevirt-wol/pkg/wol"
+)
+
+// Subnet is the LAN's IPv4 subnet; hosts get .1, .2, ... in order.
+var Subnet = netip.MustParsePrefix("10.250.0.0/24")
+
+// Broadcast is the LAN's directed broadcast address.
+var Broadcast = netip.MustParseAddr("10.250.0.255")
+
+// Iface is the name of each host's interface on the LAN.
+const Iface = "lan0"
+
+// Host is one namespace on the LAN.
+type Host struct {
+	// Name is the host's name in the LAN.
+	Name string
+	// NS is the network namespace's name (for `ip netns exec`).
+	NS string
+	// IP is the host's address on the LAN.
+	IP netip.Addr
+	// MAC is the MAC address of the host's interface.
+	MAC wol.MAC
+}
+
+// Path is the namespace's path, as accepted by setns(2).
+func (h *Host) Path() string { return filepath.Join("/run/netns", h.NS) }
+
+// LAN is a bridge namespace plus the host namespaces attached to it.
+type LAN struct {
+	id     string
+	bridge string
+	hosts  map[string]*Host
+	order  []string
+}
+
+// Problem reports why the LAN cannot be built here (not root, no iproute2),
+// or "" if it can.
+func Problem() string {
+	if os.Geteuid() != 0 {
+		return "needs root to create network namespaces and veth pairs"
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return "needs iproute2's ip command"
+	}
+	return ""
+}
+
+// New creates a LAN with one namespace per host name. Call Close to remove
+// every namespace (and with them the links).
+func New(hosts ...string) (*LAN, error) {
+	if p := Problem(); p != "" {
+		return nil, fmt.Errorf("netlab: %s", p)
+	}
+	if len(hosts) == 0 || len(hosts) > 200 {
+		return nil, fmt.Errorf("netlab: between 1 and 200 hosts, not %d", len(hosts))
+	}
+	suffix := make([]byte, 3)
+	_, _ = rand.Read(suffix)
+	l := &LAN{id: fmt.Sprintf("%d%s", os.Getpid()%100000, hex.EncodeToString(suffix)), hosts: map[string]*Host{}}
+	l.bridge = "wolsw-" + l.id
+	ok := false
+	defer func() {
+		if !ok {
+			l.Close()
+		}
+	}()
+	if err := ip("netns", "add", l.bridge); err != nil {
+		return nil, err
+	}
+	if err := ipIn(l.bridge, "link", "add", "br0", "type", "bridge"); err != nil {
+		return nil, err
+	}
+	if err := ipIn(l.bridge, "link", "set", "br0", "up"); err != nil {
+		return nil, err
+	}
+	addr := Subnet.Addr().Next()
+	for i, name := range hosts {
+		h := &Host{Name: name, NS: fmt.Sprintf("wol%s-%s", name, l.id), IP: addr}
+		addr = addr.Next()
+		if len(h.NS) > 64 {
+			return nil, fmt.Errorf("netlab: host name %q too long", name)
+		}
+		port := fmt.Sprintf("p%d", i)
+		steps := [][]string{
+			{"netns", "add", h.NS},
+			{"-n", l.bridge, "link", "add", port, "type", "veth", "peer", "name", Iface, "netns", h.NS},
+			{"-n", l.bridge, "link", "set", port, "master", "br0"},
+			{"-n", l.bridge, "link", "set", port, "up"},
+			{"-n", h.NS, "addr", "add", h.IP.String() + "/24", "dev", Iface},
+			{"-n", h.NS, "link", "set", "lo", "up"},
+			{"-n", h.NS, "link", "set", Iface, "up"},
+			// wakeonlan's default destination, 255.255.255.255, needs a route.
+			{"-n", h.NS, "route", "add", "default", "dev", Iface},
+		}
+		for _, s := range steps {
+			if err := ip(s...); err != nil {
+				return nil, err
+			}
+			if s[0] == "netns" {
+				l.hosts[name] = h
+				l.order = append(l.order, name)
+			}
+		}
+		out, err := exec.Command("ip", "netns", "exec", h.NS, "cat", "/sys/class/net/"+Iface+"/address").Output()
+		if err != nil {
+			return nil, fmt.Errorf("netlab: reading %s's MAC: %w", name, err)
+		}
+		if h.MAC, err = wol.ParseMAC(strings.TrimSpace(string(out))); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return l, nil
+}
+
+// Host returns the host called name (nil if none).
+func (l *LAN) Host(name string) *Host { return l.hosts[name] }
+
+// Exec runs a command in the host's namespace and returns its combined
+// output.
+func (l *LAN) Exec(host string, name string, args ...string) (string, error) {
+	h := l.hosts[host]
+	if h == nil {
+		return "", fmt.Errorf("netlab: no host %q", host)
+	}
+	out, err := exec.Command("ip", append([]string{"netns", "exec", h.NS, name}, args...)...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s in %s: %w: %s", name, strings.Join(args, " "), host, err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}
+
+// Close deletes every namespace of the LAN.
+func (l *LAN) Close() {
+	for _, name := range l.order {
+		_ = exec.Command("ip", "netns", "del", l.hosts[name].NS).Run()
+	}
+	_ = exec.Command("ip", "netns", "del", l.bridge).Run()
+}
+
+func ip(args ...string) error {
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("netlab: ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func ipIn(ns string, args ...string) error { return ip(append([]string{"-n", ns}, args...)...) }
