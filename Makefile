@@ -12,6 +12,9 @@ PLATFORMS ?= linux/arm64,linux/amd64,linux/s390x,linux/ppc64le
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
 
+GOOS ?= $(shell go env GOOS)
+GOARCH ?= $(shell go env GOARCH)
+
 GOBIN_LOCAL := $(shell pwd)/bin
 export PATH := $(GOBIN_LOCAL):$(PATH)
 
@@ -27,12 +30,17 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the WolConfig CRD and the RBAC ClusterRole from the code's markers.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+manifests: controller-gen ## Generate the WolConfig CRD and the operator's and listener's ClusterRoles from the code's markers.
+	$(CONTROLLER_GEN) crd paths="./api/..." output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=manager-role paths="./..." output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=kubevirt-wol-listener paths="./pkg/vmindex/..." paths="./pkg/vmstarter/..." paths="./internal/listenerapp/..." output:rbac:dir=internal/listenerrbac
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods from the API types.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: generated
+generated: manifests generate ## Regenerate every generated file (hack/verify.sh checks they are committed).
 
 .PHONY: fmt
 fmt: ## Run go fmt against the code.
@@ -61,9 +69,12 @@ test-fuzz: ## Run every fuzz target for FUZZTIME (default 10s each).
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet ## Build the manager and listener binaries into bin/.
-	CGO_ENABLED=0 go build -trimpath -o bin/manager ./cmd/manager
-	CGO_ENABLED=0 go build -trimpath -o bin/listener ./cmd/listener
+build: manifests generate fmt vet build-bin ## Regenerate, check and build the manager and listener binaries into bin/.
+
+.PHONY: build-bin
+build-bin: ## Build the static manager and listener binaries into bin/ (what the Dockerfile runs).
+	CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) go build -trimpath -ldflags "-s -w" -o bin/manager ./cmd/manager
+	CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) go build -trimpath -ldflags "-s -w" -o bin/listener ./cmd/listener
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the operator from your host against the current kubeconfig.
@@ -125,7 +136,7 @@ KUBE_APISERVER ?= $(GOBIN_LOCAL)/kube-apiserver
 ETCD ?= $(GOBIN_LOCAL)/etcd
 KWOKCTL ?= $(GOBIN_LOCAL)/kwokctl
 
-KUBE_VERSION := $(shell awk '$$1 == "require" && $$2 == "k8s.io/kubernetes" {print $$3}' hack/tools/kube/go.mod)
+KUBE_VERSION := $(shell awk '{for (i = 1; i < NF; i++) if ($$i == "k8s.io/kubernetes") {print $$(i+1); exit}}' hack/tools/kube/go.mod 2>/dev/null)
 KUBE_MAJOR := $(word 1,$(subst ., ,$(patsubst v%,%,$(KUBE_VERSION))))
 KUBE_MINOR := $(word 2,$(subst ., ,$(patsubst v%,%,$(KUBE_VERSION))))
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X k8s.io/component-base/version.gitMajor=$(KUBE_MAJOR) -X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR) -X k8s.io/component-base/version.gitTreeState=clean
