@@ -32,6 +32,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -48,6 +49,20 @@ const (
 
 func key(name string) client.ObjectKey {
 	return client.ObjectKey{Namespace: operatorNamespace, Name: name}
+}
+
+// updateWolConfig changes a WolConfig, retrying when the operator's status
+// writes got there first.
+func updateWolConfig(ctx context.Context, name string, mutate func(*wolv1beta1.WolConfig)) {
+	GinkgoHelper()
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		wc := &wolv1beta1.WolConfig{}
+		if err := admin.Get(ctx, client.ObjectKey{Name: name}, wc); err != nil {
+			return err
+		}
+		mutate(wc)
+		return admin.Update(ctx, wc)
+	})).To(Succeed())
 }
 
 func newWolConfig(name string, mutate func(*wolv1beta1.WolConfig)) *wolv1beta1.WolConfig {
@@ -167,10 +182,10 @@ var _ = Describe("WolConfig reconciliation", Ordered, func() {
 	})
 
 	It("updates the Deployment when ports or placement change", func() {
-		wc := getWolConfig(ctx, "first")
-		wc.Spec.WolPorts = []int32{7, 9}
-		wc.Spec.Listener.NodeSelector = map[string]string{"lan": "office"}
-		Expect(admin.Update(ctx, wc)).To(Succeed())
+		updateWolConfig(ctx, "first", func(wc *wolv1beta1.WolConfig) {
+			wc.Spec.WolPorts = []int32{7, 9}
+			wc.Spec.Listener.NodeSelector = map[string]string{"lan": "office"}
+		})
 		Eventually(func(g Gomega) {
 			d := &appsv1.Deployment{}
 			g.Expect(admin.Get(ctx, key("wol-listener-first"), d)).To(Succeed())
@@ -217,17 +232,17 @@ var _ = Describe("WolConfig reconciliation", Ordered, func() {
 		}, time.Second, poll).Should(BeTrue())
 
 		By("moving it to other ports, which ends the conflict")
-		wc := getWolConfig(ctx, "second")
-		wc.Spec.WolPorts = []int32{40009}
-		wc.Spec.Listener.MetricsPort = ptr.To[int32](19847)
-		Expect(admin.Update(ctx, wc)).To(Succeed())
+		updateWolConfig(ctx, "second", func(wc *wolv1beta1.WolConfig) {
+			wc.Spec.WolPorts = []int32{40009}
+			wc.Spec.Listener.MetricsPort = ptr.To[int32](19847)
+		})
 		Eventually(func() error { return admin.Get(ctx, key("wol-listener-second"), &appsv1.Deployment{}) }, timeout, poll).Should(Succeed())
 		Eventually(condition(ctx, "second", ConditionReady), timeout, poll).Should(haveCondition(metav1.ConditionFalse, ReasonListenerNotReady))
 
 		By("taking the older one's port back, which removes its Deployment again")
-		wc = getWolConfig(ctx, "second")
-		wc.Spec.WolPorts = []int32{7}
-		Expect(admin.Update(ctx, wc)).To(Succeed())
+		updateWolConfig(ctx, "second", func(wc *wolv1beta1.WolConfig) {
+			wc.Spec.WolPorts = []int32{7}
+		})
 		Eventually(func() bool {
 			return apierrors.IsNotFound(admin.Get(ctx, key("wol-listener-second"), &appsv1.Deployment{}))
 		}, timeout, poll).Should(BeTrue())
@@ -278,14 +293,14 @@ var _ = Describe("WolConfig reconciliation", Ordered, func() {
 		Eventually(condition(ctx, "scoped", ConditionDegraded), timeout, poll).Should(haveCondition(metav1.ConditionFalse, ReasonAsExpected))
 
 		By("switching to Explicit with a mapping to a VM that does not exist")
-		wc := getWolConfig(ctx, "scoped")
-		wc.Spec.DiscoveryMode = wolv1beta1.DiscoveryModeExplicit
-		wc.Spec.NamespaceSelectors = nil
-		wc.Spec.ExplicitMappings = []wolv1beta1.ExplicitMapping{
-			{MACAddress: "52:54:00:00:00:03", VMName: "elsewhere", Namespace: "prod"},
-			{MACAddress: "52:54:00:00:00:09", VMName: "ghost", Namespace: "prod"},
-		}
-		Expect(admin.Update(ctx, wc)).To(Succeed())
+		updateWolConfig(ctx, "scoped", func(wc *wolv1beta1.WolConfig) {
+			wc.Spec.DiscoveryMode = wolv1beta1.DiscoveryModeExplicit
+			wc.Spec.NamespaceSelectors = nil
+			wc.Spec.ExplicitMappings = []wolv1beta1.ExplicitMapping{
+				{MACAddress: "52:54:00:00:00:03", VMName: "elsewhere", Namespace: "prod"},
+				{MACAddress: "52:54:00:00:00:09", VMName: "ghost", Namespace: "prod"},
+			}
+		})
 		Eventually(func() wolv1beta1.WolConfigStatus { return getWolConfig(ctx, "scoped").Status }, timeout, poll).Should(And(
 			HaveField("ManagedVMs", int32(1)),
 			HaveField("MissingMappingCount", int32(1)),
@@ -295,12 +310,12 @@ var _ = Describe("WolConfig reconciliation", Ordered, func() {
 	})
 
 	It("makes no API write while VMs change in ways that change no result", func() {
-		wc := getWolConfig(ctx, "scoped")
-		wc.Spec.DiscoveryMode = wolv1beta1.DiscoveryModeLabelSelector
-		wc.Spec.ExplicitMappings = nil
-		wc.Spec.NamespaceSelectors = []string{"lab"}
-		wc.Spec.VMSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"wake": "yes"}}
-		Expect(admin.Update(ctx, wc)).To(Succeed())
+		updateWolConfig(ctx, "scoped", func(wc *wolv1beta1.WolConfig) {
+			wc.Spec.DiscoveryMode = wolv1beta1.DiscoveryModeLabelSelector
+			wc.Spec.ExplicitMappings = nil
+			wc.Spec.NamespaceSelectors = []string{"lab"}
+			wc.Spec.VMSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"wake": "yes"}}
+		})
 		churn := make([]*kubevirtv1.VirtualMachine, 20)
 		for i := range churn {
 			churn[i] = vm("lab", fmt.Sprintf("churn-%d", i), map[string]string{"wake": "yes"}, fmt.Sprintf("52:54:00:00:01:%02x", i))
