@@ -38,9 +38,9 @@ func main() {
 		"Address of the HTTPS endpoint for /metrics (authenticated), /healthz and /readyz; 0 disables it.")
 	flag.BoolVar(&opts.InsecureMetrics, "insecure-metrics", false,
 		"Serve /metrics over plain HTTP without authentication. Only for development on a private machine.")
-	flag.StringVar(&opts.PacketNetNS, "packet-netns", "",
-		"Open the packet sockets in this network namespace (e.g. /run/netns/lab) instead of the process's; "+
-			"for tests and demos that simulate a LAN on one machine.")
+	flag.StringVar(&opts.NetNS, "netns", "",
+		"Network namespace standing for the node's host network (e.g. /run/netns/node-1): packet sockets and the "+
+			"metrics endpoint open there, API traffic stays in the process's. For tests and demos that simulate nodes on one machine.")
 	flag.DurationVar(&opts.Starter.StopTimeout, "stop-timeout", 0,
 		"How long a wake waits for a VM that is still stopping before giving up (default 60s).")
 	zo := zap.Options{}

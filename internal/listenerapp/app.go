@@ -74,11 +74,13 @@ type Options struct {
 	InsecureMetrics bool
 	// Registry collects the metrics; a new registry when nil.
 	Registry *prometheus.Registry
-	// PacketNetNS, when set, is the path of a network namespace (such as
-	// /run/netns/lab) in which the packet sockets are opened, while API and
-	// metrics traffic stay in the process's namespace. For tests and demos
-	// that simulate a LAN on one machine; needs CAP_SYS_ADMIN.
-	PacketNetNS string
+	// NetNS, when set, is the path of a network namespace (such as
+	// /run/netns/node-1) that stands for the node's host network: the
+	// packet sockets and the metrics endpoint are opened there, as they are
+	// on the host network in a pod, while API traffic stays in the process's
+	// namespace. For tests and demos that simulate nodes and a LAN on one
+	// machine; needs CAP_SYS_ADMIN.
+	NetNS string
 	// RetryBind is how long to wait before trying again to bind ports that
 	// could not be bound (default 5s).
 	RetryBind time.Duration
@@ -227,7 +229,7 @@ func (a *App) servePackets(ctx context.Context, wc *wolv1beta1.WolConfig) error 
 		a.current.Store(l)
 		lctx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- inNetNS(a.opts.PacketNetNS, func() error { return l.Run(lctx) }) }()
+		go func() { done <- inNetNS(a.opts.NetNS, func() error { return l.Run(lctx) }) }()
 
 		restart := false
 		for !restart {
@@ -260,7 +262,7 @@ func (a *App) servePackets(ctx context.Context, wc *wolv1beta1.WolConfig) error 
 				switch {
 				case sameConfig(cfg, next):
 				case onlyPortsDiffer(cfg, next):
-					if err := inNetNS(a.opts.PacketNetNS, func() error { return l.Reconfigure(next.Ports) }); err != nil {
+					if err := inNetNS(a.opts.NetNS, func() error { return l.Reconfigure(next.Ports) }); err != nil {
 						a.log.Error(err, "Cannot rebind the new ports; the previous ports stay bound")
 					} else {
 						a.log.Info("Ports changed", "ports", next.Ports)

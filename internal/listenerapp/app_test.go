@@ -21,6 +21,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -169,8 +170,8 @@ var _ = Describe("The listener process", Ordered, func() {
 			WolConfig:   "lab",
 			NodeName:    "node-a",
 			RestConfig:  testenv.Impersonate(adminCfg, ns, controllers.ListenerName(wc)),
-			MetricsAddr: "127.0.0.1:0",
-			PacketNetNS: lan.Host("node").Path(),
+			MetricsAddr: ":0",
+			NetNS:       lan.Host("node").Path(),
 			Log:         logger,
 		})
 		Expect(err).NotTo(HaveOccurred())
@@ -259,10 +260,15 @@ var _ = Describe("The listener process", Ordered, func() {
 	})
 
 	It("serves metrics only to callers the API server authorizes, and probes to anyone", func() {
+		// The scraper is another host on the LAN: the endpoint is on the
+		// node's (host) network, like a listener pod's.
 		httpc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+			DialContext:     lan.Host("sender").DialContext,
 			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // self-signed, as in a pod
 		}}
-		base := "https://" + app.MetricsAddr()
+		_, port, err := net.SplitHostPort(app.MetricsAddr())
+		Expect(err).NotTo(HaveOccurred())
+		base := "https://" + net.JoinHostPort(lan.Host("node").IP.String(), port)
 		get := func(path, token string) (int, string) {
 			req, _ := http.NewRequest(http.MethodGet, base+path, nil)
 			if token != "" {

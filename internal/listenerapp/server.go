@@ -92,7 +92,11 @@ func (a *App) newServer(addr string) (*http.Server, error) {
 
 // serve runs srv until ctx is done.
 func (a *App) serve(ctx context.Context, srv *http.Server) {
-	ln, err := net.Listen("tcp", srv.Addr)
+	var ln net.Listener
+	err := inNetNS(a.opts.NetNS, func() (err error) {
+		ln, err = net.Listen("tcp", srv.Addr)
+		return err
+	})
 	if err != nil {
 		a.log.Error(err, "Cannot serve metrics and probes", "address", srv.Addr)
 		return

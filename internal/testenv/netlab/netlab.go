@@ -23,14 +23,19 @@ limitations under the License.
 package netlab
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
@@ -181,3 +186,33 @@ func ip(args ...string) error {
 }
 
 func ipIn(ns string, args ...string) error { return ip(append([]string{"-n", ns}, args...)...) }
+
+// DialContext connects from the host's namespace, as a program running on
+// that host would; the connection can then be used from any goroutine. It
+// fits http.Transport.DialContext.
+func (h *Host) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // no Unlock: the thread dies with this goroutine
+		fd, err := unix.Open(h.Path(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			ch <- result{err: err}
+			return
+		}
+		err = unix.Setns(fd, unix.CLONE_NEWNET)
+		_ = unix.Close(fd)
+		if err != nil {
+			ch <- result{err: fmt.Errorf("entering %s: %w", h.NS, err)}
+			return
+		}
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		ch <- result{c, err}
+	}()
+	r := <-ch
+	return r.c, r.err
+}
