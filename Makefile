@@ -55,11 +55,15 @@ verify: ## Fail if generated files are stale, gofmt finds something or go vet co
 	hack/verify.sh
 
 .PHONY: test
-test: verify test-unit test-fuzz ## Everything CI checks: generated files, vet, gofmt, unit and envtest suites, short fuzz.
+test: verify test-unit test-fuzz test-e2e ## Everything CI checks: generated files, vet, gofmt, unit and envtest suites, short fuzz, end-to-end.
 
 .PHONY: test-unit
 test-unit: envtest-assets ## Run the unit and envtest suites (real kube-apiserver + etcd).
 	go test ./... -count=1 -timeout 20m
+
+.PHONY: test-e2e
+test-e2e: build-bin kwok envtest-assets kustomize ## Run the end-to-end suite on a local kwok cluster with real WoL senders (needs root).
+	go test -tags e2e ./test/e2e -count=1 -timeout 20m
 
 FUZZTIME ?= 10s
 .PHONY: test-fuzz
@@ -203,3 +207,63 @@ $(TEST_CRDS)/.stamp: go.mod Makefile
 	test -s $(TEST_CRDS)/openshift/securitycontextconstraints.yaml
 	test -s $(TEST_CRDS)/monitoring/servicemonitors.yaml
 	touch $@
+
+##@ Distribution
+# The OLM bundle, the file-based catalog, the Helm chart and dist/install.yaml
+# are all generated from config/ (one source of truth) and checked by
+# `make test-dist`. See docs/RELEASING.md.
+
+# Channels the bundle is published to and the default one.
+CHANNELS ?= stable
+DEFAULT_CHANNEL ?= stable
+BUNDLE_CHANNELS := --channels=$(CHANNELS)
+BUNDLE_DEFAULT_CHANNEL := --default-channel=$(DEFAULT_CHANNEL)
+BUNDLE_METADATA_OPTS ?= $(BUNDLE_CHANNELS) $(BUNDLE_DEFAULT_CHANNEL)
+# Set USE_IMAGE_DIGESTS=true to pin every image in the CSV by digest (needs
+# registry access; releases do it, the offline checks do not).
+USE_IMAGE_DIGESTS ?= false
+BUNDLE_GEN_FLAGS ?= -q --overwrite --version $(VERSION) $(BUNDLE_METADATA_OPTS)
+ifeq ($(USE_IMAGE_DIGESTS), true)
+	BUNDLE_GEN_FLAGS += --use-image-digests
+endif
+
+BUNDLE_IMG ?= $(IMAGE_TAG_BASE)-bundle:v$(VERSION)
+CATALOG_IMG ?= $(IMAGE_TAG_BASE)-catalog:v$(VERSION)
+
+OPERATOR_SDK ?= $(GOBIN_LOCAL)/operator-sdk
+OPM ?= $(GOBIN_LOCAL)/opm
+HELM ?= $(GOBIN_LOCAL)/helm
+
+OPERATOR_SDK_VERSION := $(shell awk '$$1 == "github.com/operator-framework/operator-sdk" {print $$2; exit}' hack/tools/operator-sdk/go.mod 2>/dev/null)
+OPM_VERSION := $(shell awk '$$1 == "github.com/operator-framework/operator-registry" {print $$2; exit}' hack/tools/opm/go.mod 2>/dev/null)
+HELM_VERSION := $(shell awk '$$1 == "helm.sh/helm/v3" {print $$2; exit}' hack/tools/helm/go.mod 2>/dev/null)
+HELM_K8S_MINOR := $(word 2,$(subst ., ,$(shell awk '$$1 == "k8s.io/client-go" {print $$2; exit}' hack/tools/helm/go.mod 2>/dev/null)))
+
+.PHONY: operator-sdk
+operator-sdk: $(OPERATOR_SDK) ## Build operator-sdk.
+$(OPERATOR_SDK): hack/tools/operator-sdk/go.mod
+	cd hack/tools/operator-sdk && go build -tags=containers_image_openpgp -ldflags "-s -w \
+		-X github.com/operator-framework/operator-sdk/internal/version.Version=$(OPERATOR_SDK_VERSION) \
+		-X github.com/operator-framework/operator-sdk/internal/version.GitVersion=$(OPERATOR_SDK_VERSION) \
+		-X github.com/operator-framework/operator-sdk/internal/version.ImageVersion=$(OPERATOR_SDK_VERSION) \
+		-X github.com/operator-framework/operator-sdk/internal/version.KubernetesVersion=v1.33.0" \
+		-o $@ github.com/operator-framework/operator-sdk/cmd/operator-sdk
+
+.PHONY: opm
+opm: $(OPM) ## Build opm (cgo: needs a C compiler).
+$(OPM): hack/tools/opm/go.mod
+	cd hack/tools/opm && CGO_ENABLED=1 go build -tags=json1,containers_image_openpgp -ldflags "-s -w \
+		-X github.com/operator-framework/operator-registry/cmd/opm/version.opmVersion=$(OPM_VERSION)" \
+		-o $@ github.com/operator-framework/operator-registry/cmd/opm
+
+.PHONY: helm
+helm: $(HELM) ## Build helm.
+$(HELM): hack/tools/helm/go.mod
+	cd hack/tools/helm && go build -ldflags "-s -w \
+		-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+		-X helm.sh/helm/v3/internal/version.gitTreeState=clean \
+		-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 \
+		-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(HELM_K8S_MINOR) \
+		-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 \
+		-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(HELM_K8S_MINOR)" \
+		-o $@ helm.sh/helm/v3/cmd/helm
