@@ -140,7 +140,9 @@ func wokenEvents(ctx context.Context, ns, name string) func() int {
 
 // scraper is an HTTPS client on the sender host of the LAN.
 var scraper = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-	DialContext:     func(ctx context.Context, n, a string) (net.Conn, error) { return lan.Host("sender").DialContext(ctx, n, a) },
+	DialContext: func(ctx context.Context, n, a string) (net.Conn, error) {
+		return lan.Host("sender").DialContext(ctx, n, a)
+	},
 	TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the listener's certificate is self-signed
 }}
 
