@@ -70,6 +70,16 @@ FUZZTIME ?= 10s
 test-fuzz: ## Run every fuzz target for FUZZTIME (default 10s each).
 	hack/fuzz.sh $(FUZZTIME)
 
+##@ Demo
+
+.PHONY: demo
+demo: build-bin kwok envtest-assets kustomize ## Run the whole product on a local kwok cluster and wake a VM with a real magic packet.
+	go run ./hack/demo up
+
+.PHONY: demo-down
+demo-down: ## Stop the demo: its processes, cluster and network namespaces.
+	go run ./hack/demo down
+
 ##@ Build
 
 .PHONY: build

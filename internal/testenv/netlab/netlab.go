@@ -169,6 +169,16 @@ func (l *LAN) Exec(host string, name string, args ...string) (string, error) {
 	return string(out), nil
 }
 
+// Namespaces names every namespace of the LAN (hosts and bridge), for a
+// later `ip netns del` by another process.
+func (l *LAN) Namespaces() []string {
+	names := []string{l.bridge}
+	for _, name := range l.order {
+		names = append(names, l.hosts[name].NS)
+	}
+	return names
+}
+
 // Close deletes every namespace of the LAN.
 func (l *LAN) Close() {
 	for _, name := range l.order {
