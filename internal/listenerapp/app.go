@@ -47,6 +47,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
+	"github.com/gpillon/kubevirt-wol/internal/netns"
 	"github.com/gpillon/kubevirt-wol/pkg/listener"
 	"github.com/gpillon/kubevirt-wol/pkg/vmindex"
 	"github.com/gpillon/kubevirt-wol/pkg/vmstarter"
@@ -229,7 +230,7 @@ func (a *App) servePackets(ctx context.Context, wc *wolv1beta1.WolConfig) error 
 		a.current.Store(l)
 		lctx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- inNetNS(a.opts.NetNS, func() error { return l.Run(lctx) }) }()
+		go func() { done <- netns.Run(a.opts.NetNS, func() error { return l.Run(lctx) }) }()
 
 		restart := false
 		for !restart {
@@ -262,7 +263,7 @@ func (a *App) servePackets(ctx context.Context, wc *wolv1beta1.WolConfig) error 
 				switch {
 				case sameConfig(cfg, next):
 				case onlyPortsDiffer(cfg, next):
-					if err := inNetNS(a.opts.NetNS, func() error { return l.Reconfigure(next.Ports) }); err != nil {
+					if err := netns.Run(a.opts.NetNS, func() error { return l.Reconfigure(next.Ports) }); err != nil {
 						a.log.Error(err, "Cannot rebind the new ports; the previous ports stay bound")
 					} else {
 						a.log.Info("Ports changed", "ports", next.Ports)

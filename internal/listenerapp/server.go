@@ -30,6 +30,8 @@ import (
 	"k8s.io/client-go/rest"
 	certutil "k8s.io/client-go/util/cert"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+
+	"github.com/gpillon/kubevirt-wol/internal/netns"
 )
 
 // newServer builds the listener's HTTP endpoint. The listener uses the host
@@ -93,7 +95,7 @@ func (a *App) newServer(addr string) (*http.Server, error) {
 // serve runs srv until ctx is done.
 func (a *App) serve(ctx context.Context, srv *http.Server) {
 	var ln net.Listener
-	err := inNetNS(a.opts.NetNS, func() (err error) {
+	err := netns.Run(a.opts.NetNS, func() (err error) {
 		ln, err = net.Listen("tcp", srv.Addr)
 		return err
 	})

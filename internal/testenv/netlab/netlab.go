@@ -32,11 +32,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/gpillon/kubevirt-wol/internal/netns"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
@@ -201,28 +199,11 @@ func ipIn(ns string, args ...string) error { return ip(append([]string{"-n", ns}
 // that host would; the connection can then be used from any goroutine. It
 // fits http.Transport.DialContext.
 func (h *Host) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // no Unlock: the thread dies with this goroutine
-		fd, err := unix.Open(h.Path(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			ch <- result{err: err}
-			return
-		}
-		err = unix.Setns(fd, unix.CLONE_NEWNET)
-		_ = unix.Close(fd)
-		if err != nil {
-			ch <- result{err: fmt.Errorf("entering %s: %w", h.NS, err)}
-			return
-		}
+	var c net.Conn
+	err := netns.Run(h.Path(), func() (err error) {
 		var d net.Dialer
-		c, err := d.DialContext(ctx, network, addr)
-		ch <- result{c, err}
-	}()
-	r := <-ch
-	return r.c, r.err
+		c, err = d.DialContext(ctx, network, addr)
+		return err
+	})
+	return c, err
 }

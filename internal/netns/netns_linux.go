@@ -14,7 +14,12 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package listenerapp
+// Package netns runs code inside a Linux network namespace: the sockets it
+// opens live there while the rest of the process stays where it is. The
+// listener uses it to stand in for a node's host network when nodes are
+// simulated on one machine, and the tests use it to act as a host of their
+// namespace LAN.
+package netns
 
 import (
 	"fmt"
@@ -23,12 +28,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// inNetNS runs fn on an OS thread that has entered the network namespace at
+// Run runs fn on an OS thread that has entered the network namespace at
 // path (e.g. /run/netns/lab), so the sockets fn opens live there while the
 // rest of the process (API clients, metrics) stays where it is. The thread
 // is never handed back to the scheduler; it exits with fn. An empty path
 // runs fn in the process's own namespace.
-func inNetNS(path string, fn func() error) error {
+func Run(path string, fn func() error) error {
 	if path == "" {
 		return fn()
 	}
