@@ -187,6 +187,55 @@ func BuildClusterRoleBinding(wc *wolv1beta1.WolConfig, p Params) *rbacv1.Cluster
 	}
 }
 
+// SecureOnNamespaces returns, sorted and without duplicates, the namespaces
+// where the listener of wc must read the SecureOn Secret
+// (kubevirt-wol-secureon): the operator's own when spec.secureOn is set, and
+// vmNamespaces, those of the VirtualMachines in scope that name their own
+// password (vmindex.Index.SecureOnNamespaces).
+func SecureOnNamespaces(wc *wolv1beta1.WolConfig, p Params, vmNamespaces []string) []string {
+	out := slices.Clone(vmNamespaces)
+	if wc.Spec.SecureOn != nil {
+		out = append(out, p.Namespace)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// BuildSecureOnRole builds the Role, in namespace, that lets the listener of
+// wc read the SecureOn Secret of that namespace: `get` on that one Secret,
+// by name — no list, no watch, no other Secret.
+func BuildSecureOnRole(wc *wolv1beta1.WolConfig, _ Params, namespace string) *rbacv1.Role {
+	return &rbacv1.Role{
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "Role"},
+		ObjectMeta: objectMeta(wc, ListenerClusterName(wc), namespace),
+		Rules: []rbacv1.PolicyRule{{
+			APIGroups:     []string{""},
+			Resources:     []string{"secrets"},
+			ResourceNames: []string{wolv1beta1.SecureOnSecretName},
+			Verbs:         []string{"get"},
+		}},
+	}
+}
+
+// BuildSecureOnRoleBinding binds the SecureOn Role of namespace to the
+// listener's ServiceAccount (in the operator's namespace).
+func BuildSecureOnRoleBinding(wc *wolv1beta1.WolConfig, p Params, namespace string) *rbacv1.RoleBinding {
+	return &rbacv1.RoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "RoleBinding"},
+		ObjectMeta: objectMeta(wc, ListenerClusterName(wc), namespace),
+		RoleRef: rbacv1.RoleRef{
+			APIGroup: rbacv1.GroupName,
+			Kind:     "Role",
+			Name:     ListenerClusterName(wc),
+		},
+		Subjects: []rbacv1.Subject{{
+			Kind:      rbacv1.ServiceAccountKind,
+			Name:      ListenerName(wc),
+			Namespace: p.Namespace,
+		}},
+	}
+}
+
 // BuildDeployment builds the listener Deployment.
 func BuildDeployment(wc *wolv1beta1.WolConfig, p Params) *appsv1.Deployment {
 	spec := wc.Spec.Listener

@@ -81,15 +81,21 @@ func TestGolden(t *testing.T) {
 		name string
 		wc   *wolv1beta1.WolConfig
 		p    Params
+		vmNS []string // namespaces of VMs in scope with their own SecureOn password
 	}{
-		{"default", defaulted("wol-config"), testParams},
+		{"default", defaulted("wol-config"), testParams, nil},
 		{"everything-openshift", defaulted("lab", everything), Params{
-			Namespace: testParams.Namespace, Image: testParams.Image, OpenShift: true, Monitoring: true}},
+			Namespace: testParams.Namespace, Image: testParams.Image, OpenShift: true, Monitoring: true}, nil},
+		{"secureon", defaulted("office", func(wc *wolv1beta1.WolConfig) {
+			wc.Spec.SecureOn = &wolv1beta1.SecureOnSpec{PasswordKey: "office"}
+			wc.Spec.NamespaceSelectors = []string{"lab", "prod"}
+			wc.Spec.AllowedSources = wolv1beta1.AllowedSourcesSpec{CIDRs: []wolv1beta1.SourceCIDR{"192.0.2.0/24"}}
+		}), testParams, []string{"prod", "lab"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			for _, obj := range desiredObjects(tc.wc, tc.p, true) {
+			for _, obj := range desiredObjects(tc.wc, tc.p, true, SecureOnNamespaces(tc.wc, tc.p, tc.vmNS)) {
 				data, err := yaml.Marshal(obj)
 				if err != nil {
 					t.Fatal(err)

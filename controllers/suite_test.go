@@ -35,7 +35,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	kubevirtv1 "kubevirt.io/api/core/v1"
@@ -43,7 +42,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
@@ -61,7 +59,6 @@ var (
 	scheme   = runtime.NewScheme()
 	writes   writeCounter
 	stopMgr  context.CancelFunc
-	mgrDone  sync.WaitGroup
 	adminCfg *rest.Config
 )
 
@@ -134,51 +131,56 @@ var _ = BeforeSuite(func() {
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: operatorSA, Namespace: operatorNamespace}},
 	})).To(Succeed())
+	// And to the leader election Role of config/rbac, in its namespace.
+	data, err = os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "leader_election_role.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	leRole := &rbacv1.Role{}
+	Expect(yaml.UnmarshalStrict(data, leRole)).To(Succeed())
+	leRole.Namespace = operatorNamespace
+	Expect(admin.Create(ctx, leRole)).To(Succeed())
+	Expect(admin.Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "leader-election-rolebinding", Namespace: operatorNamespace},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: leRole.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: operatorSA, Namespace: operatorNamespace}},
+	})).To(Succeed())
 
-	startOperator()
+	_, stopMgr = startOperator(OperatorOptions{}, writes.wrap)
 })
 
-// startOperator runs the operator's manager as its ServiceAccount.
-func startOperator() {
-	cfg := testenv.Impersonate(adminCfg, operatorNamespace, operatorSA)
-	cfg.WrapTransport = writes.wrap
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		LeaderElection:         false,
-		Cache:                  CacheOptions(operatorNamespace),
-	})
-	Expect(err).NotTo(HaveOccurred())
-	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	Expect(err).NotTo(HaveOccurred())
-	info := NewClusterInfo(disc, 250*time.Millisecond, ctrl.Log.WithName("discovery"))
-	r := &WolConfigReconciler{
-		Client:    mgr.GetClient(),
-		Cache:     mgr.GetCache(),
-		Namespace: operatorNamespace,
-		Image:     "quay.io/kubevirt-wol/kubevirt-wol:test",
-		Info:      info,
-		Recorder:  mgr.GetEventRecorder("kubevirt-wol-operator"),
-		Debounce:  100 * time.Millisecond,
-	}
-	Expect(r.SetupWithManager(mgr)).To(Succeed())
-	Expect(info.Refresh()).To(Succeed())
+// operatorConfig acts as the operator's ServiceAccount.
+func operatorConfig() *rest.Config {
+	return testenv.Impersonate(adminCfg, operatorNamespace, operatorSA)
+}
 
+// startOperator runs the operator's manager, built by NewOperator as
+// cmd/manager builds it, as its ServiceAccount, and returns the function
+// that stops it (and waits until it has) with it. o is completed with the test's
+// namespace, image and short intervals; wrap, if not nil, wraps its HTTP
+// transport.
+func startOperator(o OperatorOptions, wrap func(http.RoundTripper) http.RoundTripper) (ctrl.Manager, context.CancelFunc) {
+	GinkgoHelper()
+	cfg := operatorConfig()
+	cfg.WrapTransport = wrap
+	o.Namespace, o.ListenerImage = operatorNamespace, "quay.io/kubevirt-wol/kubevirt-wol:test"
+	o.MetricsAddr, o.ProbeAddr = "0", "0"
+	o.DiscoveryInterval, o.Debounce, o.SkipNameValidation = 250*time.Millisecond, 100*time.Millisecond, true
+	mgr, err := NewOperator(cfg, o)
+	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
-	stopMgr = cancel
-	mgrDone.Add(1)
-	go func() {
+	var done sync.WaitGroup
+	done.Go(func() {
 		defer GinkgoRecover()
-		defer mgrDone.Done()
 		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
+	})
+	return mgr, func() {
+		cancel()
+		done.Wait()
+	}
 }
 
 var _ = AfterSuite(func() {
 	if stopMgr != nil {
 		stopMgr()
-		mgrDone.Wait()
 	}
 	if env != nil {
 		Expect(env.Stop()).To(Succeed())

@@ -33,7 +33,7 @@ import (
 
 // vmHandler maps VirtualMachine events to the WolConfigs whose scope they
 // touch, after a debounce delay. Updates that change nothing the index reads
-// (status, annotations, the rest of the spec) enqueue nothing at all, so VM
+// (status, other annotations, the rest of the spec) enqueue nothing at all, so VM
 // churn costs the operator no reconcile and no API write.
 type vmHandler struct {
 	r *WolConfigReconciler
@@ -86,9 +86,12 @@ func (h *vmHandler) enqueue(ctx context.Context, q queue, vms ...*kubevirtv1.Vir
 }
 
 // indexRelevantChange reports whether an update changes what the index
-// reads of a VirtualMachine: its labels or its interfaces' MAC addresses.
+// reads of a VirtualMachine: its labels, its SecureOn key annotation (which
+// decides where the listener needs Secret access) or its interfaces' MAC
+// addresses.
 func indexRelevantChange(o, n *kubevirtv1.VirtualMachine) bool {
-	if !maps.Equal(o.Labels, n.Labels) {
+	if !maps.Equal(o.Labels, n.Labels) ||
+		o.Annotations[wolv1beta1.SecureOnKeyAnnotation] != n.Annotations[wolv1beta1.SecureOnKeyAnnotation] {
 		return true
 	}
 	oi, ni := interfaces(o), interfaces(n)

@@ -21,7 +21,9 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
+	"slices"
 	"sync"
 	"time"
 
@@ -96,6 +98,11 @@ type WolConfigReconciler struct {
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=serviceaccounts;services,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// RBAC lets the operator grant only what it holds: to give a listener `get`
+// on the SecureOn Secrets (by name, in the namespaces that need them) it
+// holds that and nothing more on Secrets. It never reads them.
+// +kubebuilder:rbac:groups="",resources=secrets,resourceNames=kubevirt-wol-secureon,verbs=get
 // +kubebuilder:rbac:groups=security.openshift.io,resources=securitycontextconstraints,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=security.openshift.io,resources=securitycontextconstraints,verbs=use
 // +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;update;patch;delete
@@ -127,14 +134,32 @@ func (r *WolConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		conflict = &c
 	}
 
+	in := statusInputs{conflict: conflict, now: metav1.Now()}
+	var vmSecureOn []string
+	if scope, err := vmindex.ScopeFromSpec(wc.Spec); err != nil {
+		in.scopeErr = err
+	} else {
+		idx, err := r.evaluate(ctx, scope)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		snap := idx.Snapshot(StatusListLimit)
+		in.vms = &snap
+		vmSecureOn = idx.SecureOnNamespaces()
+	}
+	secureOn := SecureOnNamespaces(wc, p, vmSecureOn)
+
 	a := applier{c: r.Client}
 	var applyErrs []error
-	for _, obj := range desiredObjects(wc, p, conflict == nil) {
+	for _, obj := range desiredObjects(wc, p, conflict == nil, secureOn) {
 		if sent, err := a.apply(ctx, obj); err != nil {
 			applyErrs = append(applyErrs, err)
 		} else if sent {
-			log.Info("Applied owned object", "kind", kindOf(obj), "name", obj.GetName())
+			log.Info("Applied owned object", "kind", kindOf(obj), "name", obj.GetName(), "namespace", obj.GetNamespace())
 		}
+	}
+	if err := r.pruneSecureOnRBAC(ctx, a, wc, secureOn); err != nil {
+		applyErrs = append(applyErrs, err)
 	}
 
 	deployment := &appsv1.Deployment{}
@@ -153,17 +178,7 @@ func (r *WolConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		deployment = nil
 	}
 
-	in := statusInputs{conflict: conflict, deployment: deployment, applyErr: errors.Join(applyErrs...), now: metav1.Now()}
-	if scope, err := vmindex.ScopeFromSpec(wc.Spec); err != nil {
-		in.scopeErr = err
-	} else {
-		snap, err := r.evaluate(ctx, scope)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		in.vms = snap
-	}
-
+	in.deployment, in.applyErr = deployment, errors.Join(applyErrs...)
 	status := computeStatus(wc, in)
 	if !equality.Semantic.DeepEqual(status, wc.Status) {
 		before := meta.FindStatusCondition(wc.Status.Conditions, ConditionReady)
@@ -185,13 +200,18 @@ func (r *WolConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 }
 
 // desiredObjects builds every object the WolConfig owns, for the APIs the
-// cluster serves; the Deployment only when the WolConfig may run a listener.
-func desiredObjects(wc *wolv1beta1.WolConfig, p Params, withDeployment bool) []client.Object {
+// cluster serves; the Deployment only when the WolConfig may run a listener;
+// a Role and RoleBinding for the SecureOn Secret of each of secureOn (see
+// SecureOnNamespaces), Role first (a binding to a missing Role is refused).
+func desiredObjects(wc *wolv1beta1.WolConfig, p Params, withDeployment bool, secureOn []string) []client.Object {
 	objs := []client.Object{
 		BuildServiceAccount(wc, p),
 		BuildClusterRole(wc, p),
 		BuildClusterRoleBinding(wc, p),
 		BuildMetricsService(wc, p),
+	}
+	for _, ns := range secureOn {
+		objs = append(objs, BuildSecureOnRole(wc, p, ns), BuildSecureOnRoleBinding(wc, p, ns))
 	}
 	if p.OpenShift {
 		objs = append(objs, BuildSCC(wc, p))
@@ -205,8 +225,43 @@ func desiredObjects(wc *wolv1beta1.WolConfig, p Params, withDeployment bool) []c
 	return objs
 }
 
-// evaluate summarises the VirtualMachines in scope, from the cache.
-func (r *WolConfigReconciler) evaluate(ctx context.Context, scope *vmindex.Scope) (*vmindex.Snapshot, error) {
+// pruneSecureOnRBAC deletes the SecureOn Roles and RoleBindings of wc in
+// namespaces that no longer need them (keep), so that a listener keeps read
+// access to no Secret it does not need.
+func (r *WolConfigReconciler) pruneSecureOnRBAC(ctx context.Context, a applier, wc *wolv1beta1.WolConfig, keep []string) error {
+	owned := client.MatchingLabels{LabelInstance: wc.Name, LabelManagedBy: ManagedBy}
+	var objs []client.Object
+	roles := &rbacv1.RoleList{}
+	if err := r.List(ctx, roles, owned); err != nil {
+		return err
+	}
+	for i := range roles.Items {
+		objs = append(objs, &roles.Items[i])
+	}
+	bindings := &rbacv1.RoleBindingList{}
+	if err := r.List(ctx, bindings, owned); err != nil {
+		return err
+	}
+	for i := range bindings.Items {
+		objs = append(objs, &bindings.Items[i])
+	}
+	var errs []error
+	for _, obj := range objs {
+		if slices.Contains(keep, obj.GetNamespace()) || !metav1.IsControlledBy(obj, wc) {
+			continue
+		}
+		if _, err := a.deleteIfExists(ctx, obj); err != nil {
+			errs = append(errs, fmt.Errorf("deleting %T %s/%s: %w", obj, obj.GetNamespace(), obj.GetName(), err))
+			continue
+		}
+		logf.FromContext(ctx).Info("Deleted SecureOn access no longer needed", "kind", fmt.Sprintf("%T", obj),
+			"namespace", obj.GetNamespace(), "name", obj.GetName())
+	}
+	return errors.Join(errs...)
+}
+
+// evaluate indexes the VirtualMachines in scope, from the cache.
+func (r *WolConfigReconciler) evaluate(ctx context.Context, scope *vmindex.Scope) (*vmindex.Index, error) {
 	var vms []kubevirtv1.VirtualMachine
 	namespaces := []string{""}
 	if !scope.AllNamespaces() {
@@ -229,8 +284,7 @@ func (r *WolConfigReconciler) evaluate(ctx context.Context, scope *vmindex.Scope
 			}
 		}
 	}
-	snap := vmindex.Build(scope, iter.Seq[*kubevirtv1.VirtualMachine](seq)).Snapshot(StatusListLimit)
-	return &snap, nil
+	return vmindex.Build(scope, iter.Seq[*kubevirtv1.VirtualMachine](seq)), nil
 }
 
 // eventOnTransition records an event when the Ready condition changes.
@@ -275,6 +329,8 @@ func (r *WolConfigReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.Service{}).
 		Owns(&rbacv1.ClusterRole{}).
 		Owns(&rbacv1.ClusterRoleBinding{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
 		WatchesRawSource(source.Channel(r.resync, handler.EnqueueRequestsFromMapFunc(r.allWolConfigs))).
 		Build(r)
 	if err != nil {
@@ -344,9 +400,10 @@ func (r *WolConfigReconciler) allWolConfigs(ctx context.Context, _ client.Object
 }
 
 // CacheOptions narrows the manager's cache to what the operator reads: its
-// own Deployments, Services, ServiceAccounts, ClusterRoles and
-// ClusterRoleBindings (by the managed-by label, namespaced ones in the
-// operator's namespace), and VirtualMachines stripped to what the index
+// own Deployments, Services, ServiceAccounts, ClusterRoles,
+// ClusterRoleBindings, Roles and RoleBindings (by the managed-by label;
+// Deployments, Services and ServiceAccounts in the operator's namespace),
+// and VirtualMachines stripped to what the index
 // needs. Kinds whose API may be missing at start-up (KubeVirt, OpenShift,
 // Prometheus Operator) cannot be narrowed by namespace or label here, because
 // that needs their REST mapping; VirtualMachines are slimmed by the default
@@ -361,6 +418,9 @@ func CacheOptions(namespace string) cache.Options {
 			&corev1.ServiceAccount{}:     {Namespaces: inNamespace, Label: owned},
 			&rbacv1.ClusterRole{}:        {Label: owned},
 			&rbacv1.ClusterRoleBinding{}: {Label: owned},
+			// SecureOn Roles and RoleBindings live in VM namespaces.
+			&rbacv1.Role{}:        {Label: owned},
+			&rbacv1.RoleBinding{}: {Label: owned},
 		},
 		DefaultTransform: slimObject,
 	}

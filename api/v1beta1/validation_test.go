@@ -189,6 +189,39 @@ var _ = Describe("WolConfig validation", func() {
 		Entry("negative replicas", refusal{
 			spec:  `listener: {replicas: -1}`,
 			field: "spec.listener.replicas", message: "should be greater than or equal to 0"}),
+		Entry("a zero wake deadline", refusal{
+			spec:  "wakeDeadlineSeconds: 0",
+			field: "spec.wakeDeadlineSeconds", message: "should be greater than or equal to 1"}),
+		Entry("a wake deadline over an hour", refusal{
+			spec:  "wakeDeadlineSeconds: 3601",
+			field: "spec.wakeDeadlineSeconds", message: "should be less than or equal to 3600"}),
+		Entry("secureOn without a key", refusal{
+			spec:  "secureOn: {}",
+			field: "spec.secureOn.passwordKey", message: "Required value"}),
+		Entry("a secureOn key that cannot be a Secret key", refusal{
+			spec:  "secureOn: {passwordKey: 'my/key'}",
+			field: "spec.secureOn.passwordKey", message: "should match"}),
+		Entry("a source that is neither an address nor a CIDR", refusal{
+			spec:  "allowedSources: {cidrs: ['10.0.0.0/24', 'lan']}",
+			field: "spec.allowedSources.cidrs[1]", message: "must be an IP address (192.0.2.7, fd00::7) or a network in CIDR notation"}),
+		Entry("a CIDR with a prefix too long", refusal{
+			spec:  "allowedSources: {cidrs: ['10.0.0.0/33']}",
+			field: "spec.allowedSources.cidrs[0]", message: "must be an IP address"}),
+		Entry("an IPv6 address with a zone", refusal{
+			spec:  "allowedSources: {cidrs: ['fe80::1%eth0']}",
+			field: "spec.allowedSources.cidrs[0]", message: "must be an IP address"}),
+		Entry("the same source twice", refusal{
+			spec:  "allowedSources: {cidrs: ['10.0.0.0/24', '10.0.0.0/24']}",
+			field: "spec.allowedSources.cidrs[1]", message: "Duplicate value"}),
+		Entry("a source MAC that is not six hex pairs", refusal{
+			spec:  "allowedSources: {macs: ['52:54:00:12:34:zz']}",
+			field: "spec.allowedSources.macs[0]", message: "must be six pairs of hexadecimal digits"}),
+		Entry("a broadcast source MAC", refusal{
+			spec:  "allowedSources: {macs: ['ff:ff:ff:ff:ff:ff']}",
+			field: "spec.allowedSources.macs[0]", message: "must not be the broadcast address"}),
+		Entry("a multicast source MAC", refusal{
+			spec:  "allowedSources: {macs: ['01:00:5e:00:00:01']}",
+			field: "spec.allowedSources.macs[0]", message: "must not be a multicast address"}),
 	)
 
 	DescribeTable("refuses a name that cannot name the listener's objects",
@@ -226,6 +259,20 @@ var _ = Describe("WolConfig validation", func() {
 		Expect(k8sClient.Create(ctx, u)).To(Succeed())
 	})
 
+	It("accepts SecureOn and source allow-lists", func() {
+		u := newWolConfig("secureOn: {passwordKey: office.pw}\n" +
+			"allowedSources:\n" +
+			"  cidrs: ['192.0.2.0/24', '192.0.2.7', '10.1.2.3/16', 'fd00::/64', '2001:db8::1']\n" +
+			"  macs: ['52:54:00:AA:bb:cc', '02-00-00-00-00-01']\n" +
+			"wakeDeadlineSeconds: 30")
+		Expect(k8sClient.Create(ctx, u)).To(Succeed())
+		got := &wolv1beta1.WolConfig{}
+		Expect(k8sClient.Get(ctx, clientKey(u.GetName()), got)).To(Succeed())
+		Expect(got.Spec.SecureOn).To(Equal(&wolv1beta1.SecureOnSpec{PasswordKey: "office.pw"}))
+		Expect(got.Spec.AllowedSources.CIDRs).To(HaveLen(5))
+		Expect(got.Spec.WakeDeadlineSeconds).To(HaveValue(Equal(int32(30))))
+	})
+
 	It("applies the defaults", func() {
 		u := newWolConfig(`{}`)
 		Expect(k8sClient.Create(ctx, u)).To(Succeed())
@@ -240,6 +287,9 @@ var _ = Describe("WolConfig validation", func() {
 		Expect(got.Spec.RateLimit).To(Equal(wolv1beta1.RateLimitSpec{
 			PerSourcePerMinute: 300, PerSourceBurst: 20, GlobalPerMinute: 3000, GlobalBurst: 100}))
 		Expect(got.Spec.RawEthernet.Enabled).To(BeFalse())
+		Expect(got.Spec.WakeDeadlineSeconds).To(HaveValue(Equal(int32(60))))
+		Expect(got.Spec.SecureOn).To(BeNil(), "no password by default")
+		Expect(got.Spec.AllowedSources).To(BeZero(), "every source by default")
 	})
 
 	It("applies the defaults when spec is left out entirely", func() {

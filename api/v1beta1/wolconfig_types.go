@@ -139,11 +139,106 @@ type WolConfigSpec struct {
 	// +optional
 	RateLimit RateLimitSpec `json:"rateLimit,omitempty"`
 
+	// wakeDeadlineSeconds bounds how long the listener keeps trying to act
+	// on an admitted wake, counted from the moment the packet was received:
+	// while the API server is unreachable or answers with transient errors,
+	// the start is retried with backoff until then. A wake still not done
+	// at its deadline is abandoned, counted (wol_wakes_expired_total) and
+	// logged; it is never started later.
+	// +kubebuilder:default=60
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=3600
+	// +optional
+	WakeDeadlineSeconds *int32 `json:"wakeDeadlineSeconds,omitempty"`
+
+	// secureOn requires a SecureOn password in the magic packets that wake
+	// the VirtualMachines in scope. A VirtualMachine whose annotation
+	// wol.pillon.org/secureon-key names its own password uses that one
+	// instead, whether or not secureOn is set. A packet without the
+	// password the VirtualMachine requires, or with another one, is
+	// refused. See docs/SECURITY.md.
+	// +optional
+	SecureOn *SecureOnSpec `json:"secureOn,omitempty"`
+
+	// allowedSources restricts who may send magic packets. Empty (the
+	// default) accepts packets from any sender on the node's network. When
+	// it lists anything, a UDP packet is accepted only from an address in
+	// cidrs and a raw Ethernet frame only from a source MAC in macs; every
+	// other packet is refused and counted. Source addresses can be forged by
+	// anyone on the same network segment: this narrows who can wake VMs by
+	// accident or from a routed network, it does not authenticate (use
+	// secureOn for that).
+	// +optional
+	AllowedSources AllowedSourcesSpec `json:"allowedSources,omitempty"`
+
 	// listener sets where and how the listener pods run.
 	// +kubebuilder:default={}
 	// +optional
 	Listener ListenerSpec `json:"listener,omitempty"`
 }
+
+// SecureOnSecretName is the name of the Secrets that hold SecureOn
+// passwords: one in the operator's namespace for WolConfig-wide passwords
+// (spec.secureOn.passwordKey), and one in each VirtualMachine namespace for
+// per-VM passwords (annotation wol.pillon.org/secureon-key). The name is
+// fixed so that RBAC can grant the operator and the listeners exactly these
+// Secrets, by name, and no other.
+const SecureOnSecretName = "kubevirt-wol-secureon"
+
+// SecureOnKeyAnnotation, on a VirtualMachine, names the key of the Secret
+// kubevirt-wol-secureon in the VirtualMachine's namespace that holds the
+// SecureOn password a magic packet for it must carry. It takes precedence
+// over the WolConfig's spec.secureOn.
+const SecureOnKeyAnnotation = "wol.pillon.org/secureon-key"
+
+// SecureOnSpec names the WolConfig-wide SecureOn password.
+type SecureOnSpec struct {
+	// passwordKey is the key, in the Secret kubevirt-wol-secureon of the
+	// operator's namespace, whose value is the password: exactly 4 or 6 raw
+	// bytes, or the text forms "a.b.c.d" (4 bytes, each 0-255) and
+	// "xx:xx:xx:xx:xx:xx" or "xx:xx:xx:xx" (hexadecimal, ':' or '-'). If the
+	// Secret or the key is missing or the value is not a valid password, no
+	// packet wakes the VirtualMachines that need it (it fails closed).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +required
+	PasswordKey string `json:"passwordKey"`
+}
+
+// AllowedSourcesSpec lists the senders whose magic packets are accepted.
+type AllowedSourcesSpec struct {
+	// cidrs are the IPv4 and IPv6 addresses ("192.0.2.7") and networks
+	// ("192.0.2.0/24", "fd00::/64") UDP magic packets are accepted from.
+	// Bits after the prefix length are ignored.
+	// +kubebuilder:validation:MaxItems=256
+	// +listType=set
+	// +optional
+	CIDRs []SourceCIDR `json:"cidrs,omitempty"`
+
+	// macs are the source MAC addresses raw Ethernet magic packets are
+	// accepted from.
+	// +kubebuilder:validation:MaxItems=256
+	// +listType=set
+	// +optional
+	MACs []MACAddress `json:"macs,omitempty"`
+}
+
+// SourceCIDR is an IP address or an IP network in CIDR notation.
+// +kubebuilder:validation:MinLength=2
+// +kubebuilder:validation:MaxLength=49
+// +kubebuilder:validation:XValidation:rule="isIP(self) || isCIDR(self)",message="must be an IP address (192.0.2.7, fd00::7) or a network in CIDR notation (192.0.2.0/24, fd00::/64)"
+type SourceCIDR string
+
+// MACAddress is a unicast MAC address: six pairs of hexadecimal digits
+// separated by ':' or '-', in any case.
+// +kubebuilder:validation:MinLength=17
+// +kubebuilder:validation:MaxLength=17
+// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$') || self.matches('^[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5}$')",message="must be six pairs of hexadecimal digits separated by ':' or '-', e.g. 52:54:00:12:34:56"
+// +kubebuilder:validation:XValidation:rule="self.lowerAscii().replace('-', ':') != 'ff:ff:ff:ff:ff:ff'",message="must not be the broadcast address ff:ff:ff:ff:ff:ff"
+// +kubebuilder:validation:XValidation:rule="self.lowerAscii().replace('-', ':') != '00:00:00:00:00:00'",message="must not be the all-zero address 00:00:00:00:00:00"
+// +kubebuilder:validation:XValidation:rule="self.lowerAscii().replace('-', ':') == 'ff:ff:ff:ff:ff:ff' || !(self.lowerAscii().substring(1, 2) in ['1', '3', '5', '7', '9', 'b', 'd', 'f'])",message="must not be a multicast address (the lowest bit of the first octet is set)"
+type MACAddress string
 
 // RawEthernetSpec configures reception of raw Ethernet magic packets.
 type RawEthernetSpec struct {

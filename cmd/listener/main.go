@@ -27,6 +27,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 )
 
@@ -34,6 +35,9 @@ func main() {
 	var opts listenerapp.Options
 	flag.StringVar(&opts.WolConfig, "wolconfig", "", "Name of the WolConfig to serve (required).")
 	flag.StringVar(&opts.NodeName, "node-name", os.Getenv("NODE_NAME"), "Name of this node, for events (default: $NODE_NAME).")
+	flag.StringVar(&opts.Namespace, "namespace", os.Getenv("POD_NAMESPACE"),
+		"The operator's namespace, where the Secret "+wolv1beta1.SecureOnSecretName+" holds a WolConfig-wide SecureOn password "+
+			"(default: $POD_NAMESPACE).")
 	flag.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":9847",
 		"Address of the HTTPS endpoint for /metrics (authenticated), /healthz and /readyz; 0 disables it.")
 	flag.BoolVar(&opts.InsecureMetrics, "insecure-metrics", false,

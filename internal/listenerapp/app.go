@@ -19,7 +19,14 @@ limitations under the License.
 // engine on the configured ports and starts VMs with the shared starter. It
 // follows WolConfig changes without a restart: a new scope re-evaluates the
 // index, new ports are bound and removed ones closed, other packet settings
-// restart the packet engine in place.
+// restart the packet engine in place, and the wake deadline and SecureOn
+// password apply to the next wake.
+//
+// Each admitted wake gets a deadline (spec.wakeDeadlineSeconds after the
+// packet was received): transient API errors are retried until then, and a
+// wake still not done is abandoned, counted and logged. A VM that requires a
+// SecureOn password (its own, or the WolConfig's) is started only by a packet
+// carrying it; see docs/SECURITY.md.
 package listenerapp
 
 import (
@@ -65,6 +72,9 @@ type Options struct {
 	WolConfig string
 	// NodeName names the node in events ("" if unknown).
 	NodeName string
+	// Namespace is the operator's namespace, where the listener runs and
+	// where the Secret holding a WolConfig-wide SecureOn password is.
+	Namespace string
 	// RestConfig reaches the API server.
 	RestConfig *rest.Config
 	// MetricsAddr is the HTTPS address of /metrics, /healthz and /readyz
@@ -210,9 +220,10 @@ func (a *App) Run(ctx context.Context) error {
 	if a.starter, err = vmstarter.New(kv, so); err != nil {
 		return err
 	}
-	if a.handler, err = newWakeHandler(a.index, a.starter, a.reg, a.log); err != nil {
+	if a.handler, err = newWakeHandler(a.index, a.starter, kube, recorder, a.opts.Namespace, a.reg, a.log.WithName("wake")); err != nil {
 		return err
 	}
+	a.handler.setPolicy(first.Spec)
 	a.haveSpec.Store(true)
 	a.log.Info("Serving WolConfig", "wolconfig", first.Name, "mode", scope.Mode(), "ports", first.Spec.WolPorts)
 	return a.servePackets(ctx, first)
@@ -221,7 +232,10 @@ func (a *App) Run(ctx context.Context) error {
 // servePackets runs the packet engine for the latest spec and applies
 // WolConfig updates until ctx is done.
 func (a *App) servePackets(ctx context.Context, wc *wolv1beta1.WolConfig) error {
-	cfg := ListenerConfig(wc.Spec, a.log.WithName("listener"))
+	cfg, err := ListenerConfig(wc.Spec, a.log.WithName("listener"))
+	if err != nil {
+		return fmt.Errorf("WolConfig %s: %w", wc.Name, err)
+	}
 	for {
 		l, err := listener.New(cfg, a.handler, a.reg)
 		if err != nil {
@@ -254,13 +268,19 @@ func (a *App) servePackets(ctx context.Context, wc *wolv1beta1.WolConfig) error 
 				case <-time.After(a.opts.RetryBind):
 				case wc = <-a.updates:
 					a.applyScope(wc)
-					cfg = ListenerConfig(wc.Spec, a.log.WithName("listener"))
+					if next, err := ListenerConfig(wc.Spec, a.log.WithName("listener")); err != nil {
+						a.log.Error(err, "Ignoring the packet settings of an invalid WolConfig update")
+					} else {
+						cfg = next
+					}
 				}
 				restart = true
 			case wc = <-a.updates:
 				a.applyScope(wc)
-				next := ListenerConfig(wc.Spec, a.log.WithName("listener"))
+				next, err := ListenerConfig(wc.Spec, a.log.WithName("listener"))
 				switch {
+				case err != nil:
+					a.log.Error(err, "Ignoring the packet settings of an invalid WolConfig update")
 				case sameConfig(cfg, next):
 				case onlyPortsDiffer(cfg, next):
 					if err := netns.Run(a.opts.NetNS, func() error { return l.Reconfigure(next.Ports) }); err != nil {
@@ -282,8 +302,10 @@ func (a *App) servePackets(ctx context.Context, wc *wolv1beta1.WolConfig) error 
 	}
 }
 
-// applyScope gives the index the scope of an updated WolConfig.
+// applyScope gives the index the scope, and the wake handler the policy, of
+// an updated WolConfig.
 func (a *App) applyScope(wc *wolv1beta1.WolConfig) {
+	a.handler.setPolicy(wc.Spec)
 	scope, err := vmindex.ScopeFromSpec(wc.Spec)
 	if err != nil {
 		a.log.Error(err, "Ignoring a WolConfig update with an invalid scope")

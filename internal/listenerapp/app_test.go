@@ -91,8 +91,11 @@ var _ = BeforeSuite(func() {
 	admin, err = client.New(adminCfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	lan, err = netlab.New("node", "sender")
+	// "intruder" is a host of the LAN outside the allow-lists.
+	lan, err = netlab.New("node", "sender", "intruder")
 	Expect(err).NotTo(HaveOccurred())
+	// The operator's namespace, where listeners run.
+	namespaces(context.Background(), ns)
 })
 
 var _ = AfterSuite(func() {
@@ -153,7 +156,6 @@ var _ = Describe("The listener process", Ordered, func() {
 			},
 		}
 		create(ctx,
-			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "lab"}},
 			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "other"}},
 			wc,

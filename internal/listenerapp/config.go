@@ -17,19 +17,26 @@ limitations under the License.
 package listenerapp
 
 import (
+	"errors"
+	"fmt"
+	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/pkg/listener"
+	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
 // ListenerConfig maps a WolConfig spec onto the packet engine's settings.
 // Zero values (fields the API server would have defaulted) keep the
-// engine's defaults, which are the same.
-func ListenerConfig(spec wolv1beta1.WolConfigSpec, log logr.Logger) listener.Config {
+// engine's defaults, which are the same. It fails on an allowed source the
+// API server should have refused, rather than dropping it (which could turn
+// an allow-list into "allow everyone").
+func ListenerConfig(spec wolv1beta1.WolConfigSpec, log logr.Logger) (listener.Config, error) {
 	cfg := listener.Config{
 		Raw:         spec.RawEthernet.Enabled,
 		Promiscuous: spec.RawEthernet.Promiscuous,
@@ -48,7 +55,54 @@ func ListenerConfig(spec wolv1beta1.WolConfigSpec, log logr.Logger) listener.Con
 	rl := spec.RateLimit
 	cfg.SourceLimit = listener.Limit{Rate: float64(rl.PerSourcePerMinute) / 60, Burst: int(rl.PerSourceBurst)}
 	cfg.GlobalLimit = listener.Limit{Rate: float64(rl.GlobalPerMinute) / 60, Burst: int(rl.GlobalBurst)}
-	return cfg
+	var errs []error
+	for i, c := range spec.AllowedSources.CIDRs {
+		p, err := parseSource(string(c))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("allowedSources.cidrs[%d]: %w", i, err))
+			continue
+		}
+		cfg.AllowedSources.Prefixes = append(cfg.AllowedSources.Prefixes, p)
+	}
+	for i, m := range spec.AllowedSources.MACs {
+		mac, err := wol.ParseMAC(string(m))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("allowedSources.macs[%d]: %w", i, err))
+			continue
+		}
+		cfg.AllowedSources.MACs = append(cfg.AllowedSources.MACs, mac)
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// parseSource reads an address ("192.0.2.7", a /32 or /128) or a network
+// ("192.0.2.0/24", host bits ignored).
+func parseSource(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmappedBits(p.Addr())).Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q: an address with a zone cannot be matched", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// unmappedBits is how many prefix bits an IPv4-mapped IPv6 address loses
+// when it is unmapped.
+func unmappedBits(a netip.Addr) int {
+	if a.Is4In6() {
+		return 96
+	}
+	return 0
 }
 
 // onlyPortsDiffer reports whether a and b differ in their ports alone, which
@@ -61,7 +115,7 @@ func onlyPortsDiffer(a, b listener.Config) bool {
 
 func sameConfig(a, b listener.Config) bool {
 	return slices.Equal(a.Ports, b.Ports) &&
-		slices.Equal(a.Interfaces, b.Interfaces) &&
+		slices.Equal(a.Interfaces, b.Interfaces) && a.AllowedSources.Equal(b.AllowedSources) &&
 		a.IPv6 == b.IPv6 && a.Raw == b.Raw && a.Promiscuous == b.Promiscuous &&
 		a.DedupeWindow == b.DedupeWindow && a.SourceLimit == b.SourceLimit && a.GlobalLimit == b.GlobalLimit &&
 		a.MaxSources == b.MaxSources && a.Workers == b.Workers && a.QueueSize == b.QueueSize &&

@@ -19,6 +19,11 @@ limitations under the License.
 // code the listener runs: pkg/vmindex, pkg/vmstarter and internal/listenerapp.
 // The operator grants exactly these rules to each listener, and the tests run
 // the listener's code as a ServiceAccount holding only them.
+//
+// Reading SecureOn passwords is deliberately not among these cluster-wide
+// rules: the operator grants `get` on the one Secret kubevirt-wol-secureon,
+// in each namespace that needs it, with a Role (controllers.BuildSecureOnRole).
+// So the listener's code carries no +kubebuilder:rbac marker for Secrets.
 package listenerrbac
 
 import (

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
 // IPv6Mode selects whether UDP ports are also bound for IPv6.
@@ -47,7 +50,8 @@ const (
 	MaxQueueSize          = 1 << 16
 	MaxSourcesLimit       = 1 << 20
 	MaxReceiveBufferBytes = 64 << 20
-	maxIfNameLen          = 15 // IFNAMSIZ - 1
+	MaxAllowedSources     = 1024 // per list of SourceFilter
+	maxIfNameLen          = 15   // IFNAMSIZ - 1
 )
 
 // Limit is a token-bucket rate limit on admitted wakes: up to Burst at once,
@@ -57,6 +61,28 @@ type Limit struct {
 	Rate float64
 	// Burst is the number of wakes allowed at once (>= 1 once defaulted).
 	Burst int
+}
+
+// SourceFilter lists the senders whose magic packets are accepted. The zero
+// value accepts every sender. When either list is not empty, a UDP packet is
+// accepted only if its source address is in one of Prefixes and a raw frame
+// only if its source MAC is one of MACs; an empty list then accepts nothing
+// of its kind.
+type SourceFilter struct {
+	// Prefixes are the networks UDP packets are accepted from (a single
+	// address is a /32 or /128). IPv4 packets never match IPv6 prefixes and
+	// the other way round.
+	Prefixes []netip.Prefix
+	// MACs are the source MAC addresses raw frames are accepted from.
+	MACs []wol.MAC
+}
+
+// IsZero reports whether f accepts every sender.
+func (f SourceFilter) IsZero() bool { return len(f.Prefixes) == 0 && len(f.MACs) == 0 }
+
+// Equal reports whether f and g list the same senders in the same order.
+func (f SourceFilter) Equal(g SourceFilter) bool {
+	return slices.Equal(f.Prefixes, g.Prefixes) && slices.Equal(f.MACs, g.MACs)
 }
 
 // Config holds the knobs of a Listener. Zero values mean the documented
@@ -95,6 +121,14 @@ type Config struct {
 	// requires Raw and a non-empty Interfaces list, so that promiscuous mode
 	// is never switched on for every interface of a node.
 	Promiscuous bool
+
+	// AllowedSources, when not empty, is the allow-list of senders (see
+	// SourceFilter). Packets from any other sender are dropped before
+	// admission (result "refused", reason "source"), so they consume no
+	// dedupe entry and no rate-limit token. Prefixes are masked to their
+	// length. Empty (default) accepts every sender. At most
+	// MaxAllowedSources entries per list.
+	AllowedSources SourceFilter
 
 	// DedupeWindow is how long after an admitted wake further magic packets
 	// with the same target and password are dropped as duplicates, whatever
@@ -142,6 +176,11 @@ func DefaultPorts() []uint16 { return []uint16{9} }
 func (c Config) WithDefaults() Config {
 	c.Ports = slices.Clone(c.Ports)
 	c.Interfaces = slices.Clone(c.Interfaces)
+	c.AllowedSources.Prefixes = slices.Clone(c.AllowedSources.Prefixes)
+	for i, p := range c.AllowedSources.Prefixes {
+		c.AllowedSources.Prefixes[i] = p.Masked()
+	}
+	c.AllowedSources.MACs = slices.Clone(c.AllowedSources.MACs)
 	if c.IPv6 == "" {
 		c.IPv6 = DefaultIPv6Mode
 	}
@@ -216,6 +255,23 @@ func (c Config) Validate() error {
 	}
 	if c.Promiscuous && len(c.Interfaces) == 0 {
 		bad("promiscuous", "requires an explicit interfaces list")
+	}
+
+	if n := len(c.AllowedSources.Prefixes); n > MaxAllowedSources {
+		bad("allowedSources.cidrs", "at most %d entries, got %d", MaxAllowedSources, n)
+	}
+	for i, p := range c.AllowedSources.Prefixes {
+		if !p.IsValid() {
+			bad(fmt.Sprintf("allowedSources.cidrs[%d]", i), "not a valid IP prefix")
+		}
+	}
+	if n := len(c.AllowedSources.MACs); n > MaxAllowedSources {
+		bad("allowedSources.macs", "at most %d entries, got %d", MaxAllowedSources, n)
+	}
+	for i, m := range c.AllowedSources.MACs {
+		if !m.IsUnicast() {
+			bad(fmt.Sprintf("allowedSources.macs[%d]", i), "%s is not a unicast MAC address", m)
+		}
 	}
 
 	if c.DedupeWindow < 0 || c.DedupeWindow > MaxDedupeWindow {

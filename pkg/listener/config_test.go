@@ -2,9 +2,12 @@ package listener
 
 import (
 	"math"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -35,6 +38,16 @@ func TestConfigValidate(t *testing.T) {
 		{name: "bad limits", cfg: Config{Ports: []uint16{9}, SourceLimit: Limit{Rate: math.NaN(), Burst: -1},
 			GlobalLimit: Limit{Rate: math.Inf(1)}},
 			want: []string{"sourceLimit.rate", "sourceLimit.burst", "globalLimit.rate"}},
+		{name: "allow-lists", cfg: Config{Ports: []uint16{9}, AllowedSources: SourceFilter{
+			Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/64")},
+			MACs:     []wol.MAC{testMAC(1)}}}},
+		{name: "bad allow-lists", cfg: Config{Ports: []uint16{9}, AllowedSources: SourceFilter{
+			Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), {}},
+			MACs:     []wol.MAC{testMAC(1), wol.Broadcast}}},
+			want: []string{"allowedSources.cidrs[1]: not a valid IP prefix", "allowedSources.macs[1]: ff:ff:ff:ff:ff:ff is not a unicast"}},
+		{name: "allow-lists too long", cfg: Config{Ports: []uint16{9}, AllowedSources: SourceFilter{
+			Prefixes: make([]netip.Prefix, MaxAllowedSources+1), MACs: make([]wol.MAC, MaxAllowedSources+1)}},
+			want: []string{"allowedSources.cidrs: at most 1024", "allowedSources.macs: at most 1024"}},
 		{name: "bad sizes", cfg: Config{Ports: []uint16{9}, Workers: MaxWorkers + 1, QueueSize: -1, MaxSources: -1,
 			ReceiveBufferBytes: MaxReceiveBufferBytes + 1},
 			want: []string{"workers", "queueSize", "maxSources", "receiveBufferBytes"}},

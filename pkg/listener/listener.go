@@ -54,6 +54,7 @@ type Listener struct {
 	queue   chan Wake
 	epoch   time.Time
 	names   ifNames
+	sources *sourceAllow // nil: every sender
 
 	ready     atomic.Bool
 	processed atomic.Uint64         // packets taken from sockets and classified
@@ -94,6 +95,7 @@ func New(cfg Config, handler WakeHandler, reg prometheus.Registerer) (*Listener,
 		epoch:   time.Now(),
 		ports:   slices.Clone(cfg.Ports),
 		udp:     make(map[uint16][]receiver),
+		sources: newSourceAllow(cfg.AllowedSources),
 	}
 	l.adm = newAdmitter(cfg, 0)
 	l.adm.queued = m.queue
@@ -144,7 +146,8 @@ func (l *Listener) Run(ctx context.Context) error {
 	}
 	l.ready.Store(true)
 	l.log.Info("Listener ready", "ports", ports, "raw", l.cfg.Raw, "interfaces", l.cfg.Interfaces,
-		"promiscuous", l.cfg.Promiscuous)
+		"promiscuous", l.cfg.Promiscuous, "allowedCIDRs", len(l.cfg.AllowedSources.Prefixes),
+		"allowedMACs", len(l.cfg.AllowedSources.MACs), "allowEverySource", l.sources == nil)
 
 	<-ctx.Done()
 

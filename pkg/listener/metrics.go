@@ -21,10 +21,11 @@ const (
 	resultRateLimited               // refused by the per-source or global limit
 	resultQueueFull                 // the wake queue was full
 	resultFiltered                  // arrived on an interface not listened to
+	resultRefused                   // sent by a source outside the allow-list
 	numResults
 )
 
-var resultNames = [numResults]string{"accepted", "invalid", "duplicate", "rate_limited", "queue_full", "filtered"}
+var resultNames = [numResults]string{"accepted", "invalid", "duplicate", "rate_limited", "queue_full", "filtered", "refused"}
 
 // dropReason details why a packet was not delivered (label "reason"). The
 // first values mirror wol.Reason.
@@ -36,6 +37,7 @@ const (
 	dropRateLimitGlobal
 	dropQueueFull
 	dropInterface
+	dropSource
 	numDropReasons
 )
 
@@ -56,6 +58,7 @@ func dropReasonNames() [numDropReasons]string {
 	names[dropRateLimitGlobal] = "rate_limit_global"
 	names[dropQueueFull] = "queue_full"
 	names[dropInterface] = "interface"
+	names[dropSource] = "source"
 	return names
 }
 
@@ -84,13 +87,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	packets := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wol_packets_total",
 		Help: "Packets received by the Wake-on-LAN listener, by protocol (udp4, udp6, raw) and result " +
-			"(accepted, invalid, duplicate, rate_limited, queue_full, filtered). Every packet is counted once.",
+			"(accepted, invalid, duplicate, rate_limited, queue_full, filtered, refused). Every packet is counted once.",
 	}, []string{"protocol", "result"})
 	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wol_dropped_packets_total",
 		Help: "Packets the Wake-on-LAN listener did not deliver to the wake handler, by protocol and reason " +
 			"(too_short, no_sync, mismatch, bad_target, not_wol_ethertype, duplicate, rate_limit_source, " +
-			"rate_limit_global, queue_full, interface).",
+			"rate_limit_global, queue_full, interface, source).",
 	}, []string{"protocol", "reason"})
 	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wol_errors_total",

@@ -30,11 +30,11 @@ func TestMetricsRegisteredAndDocumented(t *testing.T) {
 		"protocol": {"udp4", "udp6", "raw"},
 		"result":   resultNames[:],
 		"reason": {"too_short", "no_sync", "mismatch", "bad_target", "not_wol_ethertype", "duplicate",
-			"rate_limit_source", "rate_limit_global", "queue_full", "interface"},
+			"rate_limit_source", "rate_limit_global", "queue_full", "interface", "source"},
 		"stage": stageNames[:],
 	}
 	wantSeries := map[string]int{
-		"wol_packets_total": 3 * 6, "wol_dropped_packets_total": 3 * 10, "wol_errors_total": 3,
+		"wol_packets_total": 3 * 7, "wol_dropped_packets_total": 3 * 11, "wol_errors_total": 3,
 		"wol_listener_sockets": 3, "wol_wake_queue_length": 1,
 	}
 	doc, err := os.ReadFile("../../docs/metrics.md")

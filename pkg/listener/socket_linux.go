@@ -231,6 +231,10 @@ func (r *udpReceiver) handle(l *Listener, i int, now time.Time) {
 		l.metrics.drop(r.proto, resultFiltered, dropInterface)
 		return
 	}
+	if !l.sources.allowIP(w.Origin.Source.Addr()) {
+		l.metrics.drop(r.proto, resultRefused, dropSource)
+		return
+	}
 	l.offer(&w, sourceKey{ip: w.Origin.Source.Addr()}, now)
 }
 
@@ -443,6 +447,10 @@ func (r *rawReceiver) handle(l *Listener, i int, now time.Time) {
 	}}
 	if tci, ok := parseAuxVLAN(r.b.oob(i)); ok {
 		w.Origin.VLAN, w.Origin.Tagged = tci&0x0fff, true
+	}
+	if !l.sources.allowMAC(f.Src) {
+		l.metrics.drop(ProtocolRaw, resultRefused, dropSource)
+		return
 	}
 	l.offer(&w, sourceKey{mac: f.Src}, now)
 }

@@ -3,12 +3,14 @@
 package listener
 
 import (
+	"context"
 	"encoding/binary"
 	"net/netip"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
@@ -194,4 +196,64 @@ func newFakeUDP(tb testing.TB) (*Listener, fakeUDP) {
 func (r fakeUDP) fill(i int, payload []byte) {
 	copy(r.b.bufs[i][:], payload)
 	r.b.hdrs[i].Len = uint32(len(payload))
+}
+
+// Packets from senders outside the allow-list are refused before admission:
+// counted, never queued, and they take no dedupe entry or token, so the same
+// target from an allowed sender right after is admitted.
+func TestSourceAllowList(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	var got []Wake
+	h := WakeHandlerFunc(func(_ context.Context, w Wake) error { got = append(got, w); return nil })
+	l, err := New(Config{Ports: []uint16{9}, Raw: true, AllowedSources: SourceFilter{
+		Prefixes: []netip.Prefix{netip.MustParsePrefix("10.250.0.7/24"), netip.MustParsePrefix("fd00::1/128")},
+		MACs:     []wol.MAC{testMAC(100)},
+	}}, h, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := fakeUDP{&udpReceiver{proto: ProtocolUDP4, port: 9, b: newBatch()}}
+	setSource := func(ip netip.Addr) {
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(&r.b.names[0]))
+		sa4.Family, sa4.Addr = unix.AF_INET, ip.As4()
+	}
+	pkt := wol.AppendMagic(nil, testMAC(1), nil)
+	now := time.Now()
+
+	setSource(netip.MustParseAddr("192.0.2.1"))
+	r.fill(0, pkt)
+	r.handle(l, 0, now)
+	if n := len(l.queue); n != 0 {
+		t.Fatalf("a packet from outside the allow-list was queued")
+	}
+	if v := value(l.metrics.dropped[ProtocolUDP4][dropSource]); v != 1 {
+		t.Errorf("dropped{reason=source} = %v, want 1", v)
+	}
+	if v := value(l.metrics.packets[ProtocolUDP4][resultRefused]); v != 1 {
+		t.Errorf("packets{result=refused} = %v, want 1", v)
+	}
+
+	setSource(netip.MustParseAddr("10.250.0.200")) // in 10.250.0.0/24 (masked)
+	r.handle(l, 0, now)
+	if n := len(l.queue); n != 1 {
+		t.Fatalf("the same target from an allowed sender was not admitted (queue %d)", n)
+	}
+
+	if !l.sources.allowIP(netip.MustParseAddr("::ffff:10.250.0.3")) {
+		t.Error("an IPv4-mapped address in the allowed network is refused")
+	}
+	if l.sources.allowIP(netip.MustParseAddr("fd00::2")) || !l.sources.allowIP(netip.MustParseAddr("fd00::1")) {
+		t.Error("IPv6 /128 not applied exactly")
+	}
+	if !l.sources.allowMAC(testMAC(100)) || l.sources.allowMAC(testMAC(101)) {
+		t.Error("MAC allow-list not applied")
+	}
+	// No allocation on the refusal path either.
+	setSource(netip.MustParseAddr("192.0.2.1"))
+	if n := testing.AllocsPerRun(1000, func() { r.handle(l, 0, now) }); n != 0 {
+		t.Errorf("%v allocations per refused packet", n)
+	}
+	if newSourceAllow(SourceFilter{}) != nil {
+		t.Error("an empty filter is not 'accept everyone'")
+	}
 }

@@ -131,6 +131,57 @@ func (x *Index) Resolve(mac wol.MAC) (types.NamespacedName, Resolution) {
 	return types.NamespacedName{}, NotFound
 }
 
+// Target is what a wake needs to know of the VirtualMachine a MAC address
+// wakes.
+type Target struct {
+	// VM is the VirtualMachine.
+	VM types.NamespacedName
+	// UID is its UID, for events about it.
+	UID types.UID
+	// SecureOnKey is the key of its own SecureOn password in the Secret
+	// kubevirt-wol-secureon of its namespace, from its
+	// wol.pillon.org/secureon-key annotation; "" if it has none.
+	SecureOnKey string
+}
+
+// Target is Resolve with what a wake needs of the VirtualMachine: its UID
+// and SecureOn key. Only the VM field is set unless the resolution is
+// Found. It is O(1) and does not allocate.
+func (x *Index) Target(mac wol.MAC) (Target, Resolution) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if e, ok := x.st.byMAC[mac]; ok {
+		key := e.owners[0]
+		if len(e.owners) > 1 {
+			return Target{VM: key}, Conflict
+		}
+		t := Target{VM: key}
+		if v := x.st.vms[key]; v != nil {
+			t.UID, t.SecureOnKey = v.uid, v.secureOnKey
+		}
+		return t, Found
+	}
+	if vm, ok := x.st.scope.byMAC[mac]; ok {
+		return Target{VM: vm}, MappedVMMissing
+	}
+	return Target{}, NotFound
+}
+
+// SecureOnNamespaces returns, sorted, the namespaces of the VirtualMachines
+// in scope that name their own SecureOn password (annotation
+// wol.pillon.org/secureon-key): where the listener needs to read the Secret
+// kubevirt-wol-secureon.
+func (x *Index) SecureOnNamespaces() []string {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := make([]string, 0, len(x.st.secureOnNS))
+	for ns := range x.st.secureOnNS {
+		out = append(out, ns)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Upsert adds or updates vm: it is re-evaluated under the index's scope and
 // only the difference with its previous contribution is applied. A
 // VirtualMachine that left the scope is removed.
@@ -223,6 +274,9 @@ type state struct {
 	scope *Scope
 	byMAC map[wol.MAC]macEntry
 	vms   map[types.NamespacedName]*vmEntry // VirtualMachines in scope
+	// secureOnNS counts, per namespace, the VirtualMachines in scope that
+	// name their own SecureOn password.
+	secureOnNS map[string]int
 
 	managed       int // VMs owning at least one MAC alone
 	conflicts     int // MACs claimed by two or more VMs
@@ -236,17 +290,20 @@ type macEntry struct {
 }
 
 type vmEntry struct {
-	macs    []wol.MAC // sorted
-	unique  int       // how many of macs this VM owns alone
-	unfixed []string
-	invalid []string
+	macs        []wol.MAC // sorted
+	unique      int       // how many of macs this VM owns alone
+	unfixed     []string
+	invalid     []string
+	secureOnKey string
+	uid         types.UID
 }
 
 func newState(scope *Scope) *state {
 	return &state{
-		scope: scope,
-		byMAC: make(map[wol.MAC]macEntry),
-		vms:   make(map[types.NamespacedName]*vmEntry),
+		scope:      scope,
+		byMAC:      make(map[wol.MAC]macEntry),
+		vms:        make(map[types.NamespacedName]*vmEntry),
+		secureOnNS: make(map[string]int),
 	}
 }
 
@@ -271,10 +328,12 @@ func (st *state) upsert(key types.NamespacedName, c Contribution) bool {
 		return false
 	}
 	if exists {
-		if slices.Equal(e.macs, c.MACs) && slices.Equal(e.unfixed, c.Unfixed) && slices.Equal(e.invalid, c.Invalid) {
+		if slices.Equal(e.macs, c.MACs) && slices.Equal(e.unfixed, c.Unfixed) && slices.Equal(e.invalid, c.Invalid) &&
+			e.secureOnKey == c.SecureOnKey && e.uid == c.UID {
 			return false
 		}
 		st.unclassify(e)
+		st.countSecureOn(key.Namespace, e, -1)
 	} else {
 		e = &vmEntry{}
 		st.vms[key] = e
@@ -294,8 +353,22 @@ func (st *state) upsert(key types.NamespacedName, c Contribution) bool {
 		st.mappedPresent += len(c.MACs) - len(e.macs)
 	}
 	e.macs, e.unfixed, e.invalid = c.MACs, c.Unfixed, c.Invalid
+	e.secureOnKey, e.uid = c.SecureOnKey, c.UID
 	st.classify(e)
+	st.countSecureOn(key.Namespace, e, 1)
 	return true
+}
+
+// countSecureOn adds d to the namespace's count if e names a SecureOn key.
+func (st *state) countSecureOn(namespace string, e *vmEntry, d int) {
+	if e.secureOnKey == "" {
+		return
+	}
+	if n := st.secureOnNS[namespace] + d; n > 0 {
+		st.secureOnNS[namespace] = n
+	} else {
+		delete(st.secureOnNS, namespace)
+	}
 }
 
 func (st *state) remove(key types.NamespacedName, e *vmEntry) {
@@ -306,6 +379,7 @@ func (st *state) remove(key types.NamespacedName, e *vmEntry) {
 		st.mappedPresent -= len(e.macs)
 	}
 	st.unclassify(e)
+	st.countSecureOn(key.Namespace, e, -1)
 	delete(st.vms, key)
 }
 

@@ -149,6 +149,25 @@ func TestEvaluate(t *testing.T) {
 			wake: true,
 		},
 		{
+			name: "all: the SecureOn key annotation and the UID are carried",
+			spec: allSpec(),
+			vm:   withSecureOn(newVM("ns", "vm", nil, iface{"a", "52:54:00:00:00:a1"}), "vm.pw"),
+			want: vmindex.Contribution{InScope: true, MACs: []wol.MAC{a1}, SecureOnKey: "vm.pw", UID: "uid-vm"},
+			wake: true,
+		},
+		{
+			name: "explicit: the SecureOn key annotation is carried",
+			spec: explicitSpec(mapping("52:54:00:00:00:A2", "ns", "vm")),
+			vm:   withSecureOn(newVM("ns", "vm", nil), "vm.pw"),
+			want: vmindex.Contribution{InScope: true, MACs: []wol.MAC{a2}, SecureOnKey: "vm.pw", UID: "uid-vm"},
+			wake: true,
+		},
+		{
+			name: "all: out of scope carries nothing",
+			spec: allSpec("other"),
+			vm:   withSecureOn(newVM("ns", "vm", nil, iface{"a", "52:54:00:00:00:a1"}), "vm.pw"),
+		},
+		{
 			name: "explicit: unmapped VM is out of scope",
 			spec: explicitSpec(mapping("52:54:00:00:00:a2", "ns", "other")),
 			vm:   newVM("ns", "vm", nil, iface{"a", "52:54:00:00:00:a1"}),
@@ -363,12 +382,27 @@ func TestIncrementalMatchesRebuild(t *testing.T) {
 				}
 				labels := map[string]string{"wol": []string{"on", "off"}[rng.IntN(2)]}
 				vm := newVM(ns, name, labels, ifs...)
+				if rng.IntN(3) == 0 {
+					vm.Annotations = map[string]string{wolv1beta1.SecureOnKeyAnnotation: fmt.Sprint("k", rng.IntN(2))}
+				}
 				idx.Upsert(vm)
 				live[key] = vm
 			}
-			want := vmindex.Build(scope, maps.Values(live)).Snapshot(-1)
+			rebuilt := vmindex.Build(scope, maps.Values(live))
+			want := rebuilt.Snapshot(-1)
 			if got := idx.Snapshot(-1); !reflect.DeepEqual(got, want) {
 				t.Fatalf("scope %d step %d: incremental\n%+v\n!= rebuilt\n%+v", si, step, got, want)
+			}
+			if got, want := idx.SecureOnNamespaces(), rebuilt.SecureOnNamespaces(); !slices.Equal(got, want) {
+				t.Fatalf("scope %d step %d: SecureOn namespaces %v != rebuilt %v", si, step, got, want)
+			}
+			for i := 1; i <= 5; i++ {
+				mac := mustMAC(fmt.Sprintf("52:54:00:00:00:%02x", i))
+				got, gr := idx.Target(mac)
+				want, wr := rebuilt.Target(mac)
+				if gr != wr || (gr == vmindex.Found && got != want) {
+					t.Fatalf("scope %d step %d: Target(%s) %+v %v != rebuilt %+v %v", si, step, mac, got, gr, want, wr)
+				}
 			}
 		}
 	}
@@ -415,7 +449,7 @@ func TestStripVM(t *testing.T) {
 	vm := newVM("ns", "vm", map[string]string{"a": "b"}, iface{"n", "52:54:00:00:00:01"})
 	vm.UID = "uid"
 	vm.ResourceVersion = "7"
-	vm.Annotations = map[string]string{"big": strings.Repeat("x", 1000)}
+	vm.Annotations = map[string]string{"big": strings.Repeat("x", 1000), wolv1beta1.SecureOnKeyAnnotation: "k"}
 	vm.Spec.Template.Spec.Domain.Devices.Disks = []kubevirtv1.Disk{{Name: "root"}}
 	vm.Status.PrintableStatus = kubevirtv1.VirtualMachineStatusStopped
 	out, err := vmindex.StripVM(vm)
@@ -423,7 +457,7 @@ func TestStripVM(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := out.(*kubevirtv1.VirtualMachine)
-	if s.Annotations != nil || s.Spec.Template.Spec.Domain.Devices.Disks != nil || s.Spec.Template.Spec.Networks != nil || s.Status.PrintableStatus != "" {
+	if !reflect.DeepEqual(s.Annotations, map[string]string{wolv1beta1.SecureOnKeyAnnotation: "k"}) || s.Spec.Template.Spec.Domain.Devices.Disks != nil || s.Spec.Template.Spec.Networks != nil || s.Status.PrintableStatus != "" {
 		t.Fatalf("not stripped: %+v", s)
 	}
 	if s.UID != "uid" || s.ResourceVersion != "7" || s.Labels["a"] != "b" || *s.Spec.RunStrategy != kubevirtv1.RunStrategyHalted {
@@ -435,6 +469,73 @@ func TestStripVM(t *testing.T) {
 	}
 	if o, _ := vmindex.StripVM("tombstone"); o != "tombstone" {
 		t.Fatal("non-VM objects must pass through")
+	}
+}
+
+// withSecureOn gives vm a SecureOn key annotation and a UID.
+func withSecureOn(vm *kubevirtv1.VirtualMachine, key string) *kubevirtv1.VirtualMachine {
+	vm.UID = types.UID("uid-" + vm.Name)
+	vm.Annotations = map[string]string{wolv1beta1.SecureOnKeyAnnotation: key, "other": "x"}
+	return vm
+}
+
+// Target gives the wake what it needs of the VM; the namespaces needing the
+// SecureOn Secret follow VMs in and out of scope incrementally.
+func TestTargetAndSecureOnNamespaces(t *testing.T) {
+	idx, err := vmindex.NewIndex(mustScope(allSpec("a", "b", "c")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := newVM("a", "plain", nil, iface{"n", "52:54:00:00:00:01"})
+	plain.UID = "uid-plain"
+	locked := withSecureOn(newVM("b", "locked", nil, iface{"n", "52:54:00:00:00:02"}), "pw")
+	other := withSecureOn(newVM("b", "other", nil, iface{"n", "52:54:00:00:00:03"}), "pw2")
+	outside := withSecureOn(newVM("z", "outside", nil, iface{"n", "52:54:00:00:00:04"}), "pw")
+	for _, vm := range []*kubevirtv1.VirtualMachine{plain, locked, other, outside} {
+		idx.Upsert(vm)
+	}
+	if got := idx.SecureOnNamespaces(); !slices.Equal(got, []string{"b"}) {
+		t.Fatalf("SecureOnNamespaces = %v, want [b]", got)
+	}
+	tgt, res := idx.Target(mustMAC("52:54:00:00:00:02"))
+	if res != vmindex.Found || tgt != (vmindex.Target{VM: types.NamespacedName{Namespace: "b", Name: "locked"}, UID: "uid-locked", SecureOnKey: "pw"}) {
+		t.Fatalf("Target = %+v, %v", tgt, res)
+	}
+	if tgt, res := idx.Target(mustMAC("52:54:00:00:00:01")); res != vmindex.Found || tgt.SecureOnKey != "" || tgt.UID != "uid-plain" {
+		t.Fatalf("Target(plain) = %+v, %v", tgt, res)
+	}
+	if _, res := idx.Target(mustMAC("52:54:00:00:00:04")); res != vmindex.NotFound {
+		t.Fatalf("Target(outside) = %v", res)
+	}
+
+	// Removing the annotation from one VM keeps the namespace for the other.
+	locked.Annotations = nil
+	idx.Upsert(locked)
+	if got := idx.SecureOnNamespaces(); !slices.Equal(got, []string{"b"}) {
+		t.Fatalf("SecureOnNamespaces = %v, want [b]", got)
+	}
+	if tgt, _ := idx.Target(mustMAC("52:54:00:00:00:02")); tgt.SecureOnKey != "" {
+		t.Fatalf("annotation removal not applied: %+v", tgt)
+	}
+	idx.Delete(types.NamespacedName{Namespace: "b", Name: "other"})
+	if got := idx.SecureOnNamespaces(); len(got) != 0 {
+		t.Fatalf("SecureOnNamespaces = %v, want none", got)
+	}
+	plain.Annotations = map[string]string{wolv1beta1.SecureOnKeyAnnotation: "p"}
+	idx.Upsert(plain)
+	idx.Reset(mustScope(allSpec("a")), slices.Values([]*kubevirtv1.VirtualMachine{plain, locked, other}))
+	if got := idx.SecureOnNamespaces(); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("after Reset: %v, want [a]", got)
+	}
+	// Conflicts are never a target.
+	twin := withSecureOn(newVM("a", "twin", nil, iface{"n", "52:54:00:00:00:01"}), "t")
+	idx.Upsert(twin)
+	if tgt, res := idx.Target(mustMAC("52:54:00:00:00:01")); res != vmindex.Conflict || tgt.SecureOnKey != "" {
+		t.Fatalf("conflict: %+v %v", tgt, res)
+	}
+	mac := mustMAC("52:54:00:00:00:01")
+	if n := testing.AllocsPerRun(100, func() { idx.Target(mac) }); n != 0 {
+		t.Fatalf("Target allocates %v times", n)
 	}
 }
 

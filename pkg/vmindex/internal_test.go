@@ -32,7 +32,7 @@ import (
 func TestCompactVM(t *testing.T) {
 	vm := &kubevirtv1.VirtualMachine{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "vm", UID: "u", ResourceVersion: "3", Labels: map[string]string{"wol": "on"},
-			Annotations: map[string]string{"a": "b"}},
+			Annotations: map[string]string{"a": "b", wolv1beta1.SecureOnKeyAnnotation: "vm-key"}},
 		Spec: kubevirtv1.VirtualMachineSpec{Template: &kubevirtv1.VirtualMachineInstanceTemplateSpec{}},
 	}
 	vm.Spec.Template.Spec.Domain.Devices.Interfaces = []kubevirtv1.Interface{
@@ -43,7 +43,7 @@ func TestCompactVM(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := obj.(*cachedVM)
-	if c.meta.Annotations != nil || c.meta.UID != "u" || c.meta.ResourceVersion != "3" || len(c.ifaces) != 3 {
+	if !reflect.DeepEqual(c.meta.Annotations, map[string]string{wolv1beta1.SecureOnKeyAnnotation: "vm-key"}) || c.meta.UID != "u" || c.meta.ResourceVersion != "3" || len(c.ifaces) != 3 {
 		t.Fatalf("compact record %+v", c)
 	}
 	if cp := c.DeepCopyObject().(*cachedVM); !reflect.DeepEqual(cp, c) || &cp.ifaces[0] == &c.ifaces[0] {

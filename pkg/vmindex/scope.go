@@ -173,6 +173,14 @@ type Contribution struct {
 	// Invalid names the interfaces whose macAddress is not a unicast MAC
 	// address (All and LabelSelector modes).
 	Invalid []string
+	// SecureOnKey is the value of the VirtualMachine's
+	// wol.pillon.org/secureon-key annotation: the key of its own SecureOn
+	// password in the Secret kubevirt-wol-secureon of its namespace ("" if
+	// it has none). Set only when InScope.
+	SecureOnKey string
+	// UID is the VirtualMachine's UID, for events about it. Set only when
+	// InScope.
+	UID types.UID
 }
 
 // Wakeable reports whether at least one MAC address can wake the
@@ -195,36 +203,47 @@ func (s *Scope) Evaluate(vm *kubevirtv1.VirtualMachine) Contribution {
 	if vm.Spec.Template != nil {
 		ifaces = vm.Spec.Template.Spec.Domain.Devices.Interfaces
 	}
-	return s.evaluate(vm.Namespace, vm.Name, vm.Labels, len(ifaces), func(i int) (string, string) {
-		return ifaces[i].Name, ifaces[i].MacAddress
-	})
+	return s.evaluate(vmFacts{namespace: vm.Namespace, name: vm.Name, uid: vm.UID, labels: vm.Labels,
+		secureOnKey: vm.Annotations[wolv1beta1.SecureOnKeyAnnotation], interfaces: len(ifaces),
+		iface: func(i int) (string, string) { return ifaces[i].Name, ifaces[i].MacAddress }})
 }
 
-// evaluate is Evaluate on the parts of a VirtualMachine it reads: its
-// namespace, name, labels and n interfaces (name and macAddress of the i-th).
-func (s *Scope) evaluate(namespace, name string, lbls map[string]string, n int, iface func(i int) (name, mac string)) Contribution {
+// vmFacts are the parts of a VirtualMachine the evaluation reads: its
+// identity, labels, SecureOn key annotation and interfaces (name and
+// macAddress of the i-th of n).
+type vmFacts struct {
+	namespace, name string
+	uid             types.UID
+	labels          map[string]string
+	secureOnKey     string
+	interfaces      int
+	iface           func(i int) (name, mac string)
+}
+
+// evaluate is Evaluate on the facts of a VirtualMachine.
+func (s *Scope) evaluate(vm vmFacts) Contribution {
 	var c Contribution
 	if s.mode == wolv1beta1.DiscoveryModeExplicit {
-		macs := s.byVM[types.NamespacedName{Namespace: namespace, Name: name}]
+		macs := s.byVM[types.NamespacedName{Namespace: vm.namespace, Name: vm.name}]
 		if len(macs) == 0 {
 			return c
 		}
-		c.InScope = true
+		c.InScope, c.SecureOnKey, c.UID = true, vm.secureOnKey, vm.uid
 		c.MACs = slices.Clone(macs)
 		slices.SortFunc(c.MACs, compareMACs)
 		return c
 	}
 	if s.nsSet != nil {
-		if _, ok := s.nsSet[namespace]; !ok {
+		if _, ok := s.nsSet[vm.namespace]; !ok {
 			return c
 		}
 	}
-	if s.mode == wolv1beta1.DiscoveryModeLabelSelector && !s.selector.Matches(labels.Set(lbls)) {
+	if s.mode == wolv1beta1.DiscoveryModeLabelSelector && !s.selector.Matches(labels.Set(vm.labels)) {
 		return c
 	}
-	c.InScope = true
-	for i := range n {
-		ifName, ifMAC := iface(i)
+	c.InScope, c.SecureOnKey, c.UID = true, vm.secureOnKey, vm.uid
+	for i := range vm.interfaces {
+		ifName, ifMAC := vm.iface(i)
 		if ifMAC == "" {
 			c.Unfixed = append(c.Unfixed, ifName)
 			continue

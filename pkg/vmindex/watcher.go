@@ -35,6 +35,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"kubevirt.io/client-go/kubevirt"
+
+	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 )
 
 // The Watcher lists and watches VirtualMachines; nothing else.
@@ -47,7 +49,7 @@ import (
 // from its cache every Scope.Resync (the WolConfig's cacheTTL).
 //
 // The informers cache a compact record of each VirtualMachine (identity,
-// labels, interface names and MAC addresses), so memory grows with the
+// labels, SecureOn key annotation, interface names and MAC addresses), so memory grows with the
 // number of VirtualMachines and interfaces, not with the size of their
 // specs.
 //
@@ -377,7 +379,8 @@ func (w *Watcher) Resync() {
 }
 
 // cachedVM is what the Watcher's informers keep of a VirtualMachine: its
-// identity, labels and interfaces' names and MAC addresses — a few hundred
+// identity, labels, SecureOn key annotation and interfaces' names and MAC
+// addresses — a few hundred
 // bytes instead of the several KiB of a VirtualMachine (even a stripped one:
 // its template alone is a 1 KB struct). It is a runtime.Object with object
 // metadata, which is all an informer needs; its fields are named, not
@@ -412,9 +415,9 @@ func (c *cachedVM) key() types.NamespacedName {
 }
 
 func (c *cachedVM) evaluate(s *Scope) Contribution {
-	return s.evaluate(c.meta.Namespace, c.meta.Name, c.meta.Labels, len(c.ifaces), func(i int) (string, string) {
-		return c.ifaces[i].name, c.ifaces[i].mac
-	})
+	return s.evaluate(vmFacts{namespace: c.meta.Namespace, name: c.meta.Name, uid: c.meta.UID, labels: c.meta.Labels,
+		secureOnKey: c.meta.Annotations[wolv1beta1.SecureOnKeyAnnotation], interfaces: len(c.ifaces),
+		iface: func(i int) (string, string) { return c.ifaces[i].name, c.ifaces[i].mac }})
 }
 
 // compactVM is the informers' transform: a VirtualMachine becomes a cachedVM
@@ -430,6 +433,7 @@ func compactVM(obj any) (any, error) {
 		UID:             vm.UID,
 		ResourceVersion: vm.ResourceVersion,
 		Labels:          vm.Labels,
+		Annotations:     secureOnAnnotation(vm.Annotations),
 	}}
 	if vm.Spec.Template != nil {
 		in := vm.Spec.Template.Spec.Domain.Devices.Interfaces
@@ -441,10 +445,20 @@ func compactVM(obj any) (any, error) {
 	return out, nil
 }
 
+// secureOnAnnotation keeps, of a VirtualMachine's annotations, only the
+// SecureOn key (nil when it has none).
+func secureOnAnnotation(annotations map[string]string) map[string]string {
+	if key, ok := annotations[wolv1beta1.SecureOnKeyAnnotation]; ok {
+		return map[string]string{wolv1beta1.SecureOnKeyAnnotation: key}
+	}
+	return nil
+}
+
 // StripVM is an informer transform (cache.TransformFunc) that keeps only
 // what the index reads of a VirtualMachine: name, namespace, UID,
-// resourceVersion, labels, deletion timestamp, run strategy (runStrategy and
-// the deprecated running), and each interface's name and macAddress. Other
+// resourceVersion, labels, the wol.pillon.org/secureon-key annotation (no
+// other), deletion timestamp, run strategy (runStrategy and the deprecated
+// running), and each interface's name and macAddress. Other
 // objects (such as deletion tombstones) are returned unchanged. It is meant
 // for caches that must keep the VirtualMachine type, such as the operator's
 // controller-runtime cache; the Watcher caches a smaller record of its own.
@@ -460,6 +474,7 @@ func StripVM(obj any) (any, error) {
 			UID:               vm.UID,
 			ResourceVersion:   vm.ResourceVersion,
 			Labels:            vm.Labels,
+			Annotations:       secureOnAnnotation(vm.Annotations),
 			DeletionTimestamp: vm.DeletionTimestamp,
 		},
 		Spec: kubevirtv1.VirtualMachineSpec{

@@ -61,7 +61,9 @@ func (s *Starter) SubresourcesServed() bool { return s.path() == PathSubresource
 
 // subresourcesServed probes discovery. A positive answer is kept until
 // invalidated (a 404 or 503 from the API); a negative one for ProbeInterval.
-// Concurrent callers wait for one probe.
+// A probe that gets no answer changes nothing (and says "not served" when
+// nothing is known yet, so the call goes on with direct patches, which fail
+// the same way and are retried). Concurrent callers wait for one probe.
 func (s *Starter) subresourcesServed() bool {
 	p := &s.probe
 	p.mu.Lock()
@@ -70,13 +72,16 @@ func (s *Starter) subresourcesServed() bool {
 		return p.served
 	}
 	list, err := s.client.Discovery().ServerResourcesForGroupVersion(SubresourceGroupVersion)
+	if err != nil && !apierrors.IsNotFound(err) {
+		// No answer (the API server is unreachable, overloaded...) is not
+		// a "not served": keep what was known, and ask again next time.
+		s.log.Info("discovery of KubeVirt's subresource API failed, keeping the last answer for now",
+			"groupVersion", SubresourceGroupVersion, "lastAnswer", p.served, "error", err.Error())
+		return p.known && p.served
+	}
 	served := err == nil && slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool {
 		return r.Name == "virtualmachines/start"
 	})
-	if err != nil && !apierrors.IsNotFound(err) {
-		s.log.Info("discovery of KubeVirt's subresource API failed, patching VirtualMachines directly for now",
-			"groupVersion", SubresourceGroupVersion, "error", err.Error())
-	}
 	if !p.known || p.served != served {
 		s.log.Info("KubeVirt subresource API probed", "groupVersion", SubresourceGroupVersion, "served", served)
 	}

@@ -102,6 +102,10 @@ const (
 	ReasonStillStopping Reason = "StillStopping"
 	// ReasonAPIError: an API call failed (outcome Failed).
 	ReasonAPIError Reason = "APIError"
+	// ReasonDeadlineExceeded: the call's context deadline (the listener's
+	// wake deadline) passed before the VirtualMachine could be started,
+	// typically because the API server was unreachable (outcome Failed).
+	ReasonDeadlineExceeded Reason = "DeadlineExceeded"
 	// ReasonTooManyConflicts: every attempt lost a race with another writer
 	// (outcome Failed).
 	ReasonTooManyConflicts Reason = "TooManyConflicts"

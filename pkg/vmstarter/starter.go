@@ -20,7 +20,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -30,6 +33,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"kubevirt.io/client-go/kubevirt"
 )
@@ -118,8 +122,12 @@ type Options struct {
 	// evaluations of a stopping VirtualMachine, and after transient API
 	// errors. Defaults 100ms and 2s.
 	InitialBackoff, MaxBackoff time.Duration
-	// MaxRetries bounds the lost races and the transient API errors one
-	// Start call tolerates. Default 5.
+	// MaxRetries bounds the lost races one Start call tolerates, and the
+	// transient API errors when the call's context has no deadline.
+	// Default 5. With a deadline (the listener's wake deadline), transient
+	// errors — timeouts, 429, 5xx, and the API server being unreachable —
+	// are retried with backoff until the deadline, so that an outage
+	// shorter than the deadline is ridden out.
 	MaxRetries int
 	// ProbeInterval is how long the starter trusts a discovery result that
 	// says the subresource API is not served (APIAuto). Default 30s.
@@ -207,6 +215,9 @@ func (s *Starter) Start(ctx context.Context, key types.NamespacedName, origin Or
 	vm, err := s.run(ctx, key, &res)
 	if err != nil {
 		res.Outcome = Failed
+		if errors.Is(err, context.DeadlineExceeded) {
+			res.Reason = ReasonDeadlineExceeded
+		}
 		if res.Reason == ReasonNone {
 			res.Reason = ReasonAPIError
 		}
@@ -254,11 +265,18 @@ func (s *Starter) run(ctx context.Context, key types.NamespacedName, res *Result
 			return nil
 		}
 	}
+	_, bounded := ctx.Deadline()
 	retryTransient := func(err error) error {
-		if transient++; transient > s.opts.MaxRetries {
+		if transient++; !bounded && transient > s.opts.MaxRetries {
 			return err
 		}
-		return pause(retryTransient)
+		if transient == 1 || transient%10 == 0 {
+			s.log.Info("API request failed, retrying", "vm", key, "attempt", transient, "error", err.Error())
+		}
+		if perr := pause(retryTransient); perr != nil {
+			return fmt.Errorf("%w (last error: %w)", perr, err)
+		}
+		return nil
 	}
 	for {
 		res.Attempts++
@@ -267,7 +285,7 @@ func (s *Starter) run(ctx context.Context, key types.NamespacedName, res *Result
 		case apierrors.IsNotFound(err):
 			res.Outcome, res.Message = NotFound, "the VirtualMachine does not exist"
 			return vm, nil
-		case isTransient(err):
+		case IsTransient(err):
 			if err := retryTransient(err); err != nil {
 				return vm, err
 			}
@@ -325,7 +343,7 @@ func (s *Starter) run(ctx context.Context, key types.NamespacedName, res *Result
 			s.log.V(1).Info("VM start lost a race, evaluating again", "vm", key, "error", err.Error())
 		case errors.Is(err, errAPIGone):
 			s.log.V(1).Info("KubeVirt subresource API not served, patching the VirtualMachine instead", "vm", key)
-		case isTransient(err):
+		case IsTransient(err):
 			if err := retryTransient(err); err != nil {
 				return vm, err
 			}
@@ -444,10 +462,30 @@ func (s *Starter) subresourceError(err error) error {
 
 func (p Path) subresource() bool { return p == PathSubresource }
 
-func isTransient(err error) bool {
-	return err != nil && (apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) ||
-		apierrors.IsTooManyRequests(err) || apierrors.IsServiceUnavailable(err) ||
-		apierrors.IsUnexpectedServerError(err))
+// IsTransient reports whether err may go away by itself: an API server
+// that is overloaded or briefly unavailable (timeouts, 429, 503, unexpected
+// 5xx), or that cannot be reached at all (connection refused or reset, the
+// connection lost mid-request, a network timeout). The caller's own
+// cancellation is not transient.
+func IsTransient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
+		apierrors.IsServiceUnavailable(err) || apierrors.IsUnexpectedServerError(err) {
+		return true
+	}
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return false // any other answer from the API server is an answer
+	}
+	if utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) && netErr.Timeout()
 }
 
 // report counts, logs and records the event for one Start call.

@@ -70,6 +70,7 @@ var (
 	// listenerKV acts as the listener's ServiceAccount, which holds only the
 	// role generated from the +kubebuilder:rbac markers.
 	listenerKV   kubevirt.Interface
+	listenerCfg  *rest.Config
 	listenerRole *rbacv1.ClusterRole
 	recorder     record.EventRecorder
 	virtAPI      *kubevirtapi.VirtAPI
@@ -111,7 +112,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	listenerRole = rbac.ListenerRole()
-	listenerCfg, err := rbac.RunAs(suiteCtx, admin, listenerRole, saNamespace, saName)
+	listenerCfg, err = rbac.RunAs(suiteCtx, admin, listenerRole, saNamespace, saName)
 	Expect(err).NotTo(HaveOccurred())
 	listenerKV, err = kubevirt.NewForConfig(listenerCfg)
 	Expect(err).NotTo(HaveOccurred())

@@ -1,0 +1,88 @@
+/*
+Copyright 2026 The kubevirt-wol Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package listenerapp
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/utils/ptr"
+
+	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
+	"github.com/gpillon/kubevirt-wol/pkg/wol"
+)
+
+func TestListenerConfigAllowedSources(t *testing.T) {
+	spec := wolv1beta1.WolConfigSpec{AllowedSources: wolv1beta1.AllowedSourcesSpec{
+		CIDRs: []wolv1beta1.SourceCIDR{"192.0.2.7", "10.1.2.3/16", "fd00::1", "fd00:1::/64", "::ffff:198.51.100.0/120"},
+		MACs:  []wolv1beta1.MACAddress{"52-54-00-AA-BB-CC"},
+	}}
+	cfg, err := ListenerConfig(spec, logr.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range cfg.AllowedSources.Prefixes {
+		got = append(got, p.String())
+	}
+	want := []string{"192.0.2.7/32", "10.1.0.0/16", "fd00::1/128", "fd00:1::/64", "198.51.100.0/24"}
+	if !slices.Equal(got, want) {
+		t.Errorf("prefixes %v, want %v", got, want)
+	}
+	if !slices.Equal(cfg.AllowedSources.MACs, []wol.MAC{{0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc}}) {
+		t.Errorf("MACs %v", cfg.AllowedSources.MACs)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("the mapped configuration is invalid: %v", err)
+	}
+
+	// An entry the API server should have refused fails the mapping rather
+	// than being dropped (which could leave an empty list: allow everyone).
+	_, err = ListenerConfig(wolv1beta1.WolConfigSpec{AllowedSources: wolv1beta1.AllowedSourcesSpec{
+		CIDRs: []wolv1beta1.SourceCIDR{"office"}, MACs: []wolv1beta1.MACAddress{"nope"}}}, logr.Discard())
+	if err == nil || !strings.Contains(err.Error(), "allowedSources.cidrs[0]") || !strings.Contains(err.Error(), "allowedSources.macs[0]") {
+		t.Errorf("error %v", err)
+	}
+	if _, err := parseSource("fe80::1%eth0"); err == nil {
+		t.Error("an address with a zone is accepted")
+	}
+
+	// A change of the allow-list alone restarts the packet engine.
+	base, _ := ListenerConfig(wolv1beta1.WolConfigSpec{}, logr.Discard())
+	if sameConfig(base, cfg) || onlyPortsDiffer(base, cfg) {
+		t.Error("an allow-list change is not seen as a change of the packet settings")
+	}
+	if !cfg.AllowedSources.Equal(cfg.AllowedSources) || base.AllowedSources.Equal(cfg.AllowedSources) {
+		t.Error("SourceFilter.Equal")
+	}
+	if !base.AllowedSources.IsZero() {
+		t.Error("no allow-list must mean every sender")
+	}
+}
+
+func TestPolicyOf(t *testing.T) {
+	if p := policyOf(wolv1beta1.WolConfigSpec{}); p.deadline != DefaultWakeDeadline || p.secureOnKey != "" {
+		t.Errorf("defaults: %+v", p)
+	}
+	p := policyOf(wolv1beta1.WolConfigSpec{WakeDeadlineSeconds: ptr.To[int32](7), SecureOn: &wolv1beta1.SecureOnSpec{PasswordKey: "k"}})
+	if p.deadline != 7*time.Second || p.secureOnKey != "k" {
+		t.Errorf("policy %+v", p)
+	}
+}
