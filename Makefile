@@ -40,7 +40,7 @@ generate: controller-gen ## Generate DeepCopy methods from the API types.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: generated
-generated: manifests generate ## Regenerate every generated file (hack/verify.sh checks they are committed).
+generated: manifests generate dist ## Regenerate every generated file (hack/verify.sh checks they are committed).
 
 .PHONY: fmt
 fmt: ## Run go fmt against the code.
@@ -55,7 +55,7 @@ verify: ## Fail if generated files are stale, gofmt finds something or go vet co
 	hack/verify.sh
 
 .PHONY: test
-test: verify test-unit test-fuzz test-e2e ## Everything CI checks: generated files, vet, gofmt, unit and envtest suites, short fuzz, end-to-end.
+test: verify test-unit test-fuzz test-dist test-e2e ## Everything CI checks: generated files, vet, gofmt, unit and envtest suites, short fuzz, distribution artefacts, end-to-end.
 
 .PHONY: test-unit
 test-unit: envtest-assets ## Run the unit and envtest suites (real kube-apiserver + etcd).
@@ -110,10 +110,10 @@ docker-buildx: ## Build and push the image for PLATFORMS with buildx.
 	- $(CONTAINER_TOOL) buildx rm kubevirt-wol-builder
 
 .PHONY: build-installer
-build-installer: manifests generate kustomize ## Write dist/install.yaml (CRD + operator) for IMG.
+build-installer: manifests generate kustomize ## Write dist/install.yaml (CRD + operator) for IMG, without changing config/.
 	mkdir -p dist
-	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build config/default > dist/install.yaml
+	IMG=$(IMG) KUSTOMIZE=$(KUSTOMIZE) hack/dist/kbuild.sh config/default > dist/install.yaml.tmp
+	mv dist/install.yaml.tmp dist/install.yaml
 
 ##@ Deployment
 
@@ -156,7 +156,7 @@ KUBE_MINOR := $(word 2,$(subst ., ,$(patsubst v%,%,$(KUBE_VERSION))))
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X k8s.io/component-base/version.gitMajor=$(KUBE_MAJOR) -X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR) -X k8s.io/component-base/version.gitTreeState=clean
 
 .PHONY: tools
-tools: controller-gen kustomize envtest-assets kwok ## Build every tool into bin/.
+tools: controller-gen kustomize envtest-assets kwok operator-sdk opm helm ## Build every tool into bin/.
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Build controller-gen.
@@ -248,6 +248,7 @@ OPERATOR_SDK_VERSION := $(shell awk '$$1 == "github.com/operator-framework/opera
 OPM_VERSION := $(shell awk '$$1 == "github.com/operator-framework/operator-registry" {print $$2; exit}' hack/tools/opm/go.mod 2>/dev/null)
 HELM_VERSION := $(shell awk '$$1 == "helm.sh/helm/v3" {print $$2; exit}' hack/tools/helm/go.mod 2>/dev/null)
 HELM_K8S_MINOR := $(word 2,$(subst ., ,$(shell awk '$$1 == "k8s.io/client-go" {print $$2; exit}' hack/tools/helm/go.mod 2>/dev/null)))
+OPERATOR_SDK_K8S_VERSION := $(patsubst v0.%,v1.%,$(shell awk '$$1 == "k8s.io/client-go" {print $$2; exit}' hack/tools/operator-sdk/go.mod 2>/dev/null))
 
 .PHONY: operator-sdk
 operator-sdk: $(OPERATOR_SDK) ## Build operator-sdk.
@@ -256,13 +257,16 @@ $(OPERATOR_SDK): hack/tools/operator-sdk/go.mod
 		-X github.com/operator-framework/operator-sdk/internal/version.Version=$(OPERATOR_SDK_VERSION) \
 		-X github.com/operator-framework/operator-sdk/internal/version.GitVersion=$(OPERATOR_SDK_VERSION) \
 		-X github.com/operator-framework/operator-sdk/internal/version.ImageVersion=$(OPERATOR_SDK_VERSION) \
-		-X github.com/operator-framework/operator-sdk/internal/version.KubernetesVersion=v1.33.0" \
+		-X github.com/operator-framework/operator-sdk/internal/version.KubernetesVersion=$(OPERATOR_SDK_K8S_VERSION)" \
 		-o $@ github.com/operator-framework/operator-sdk/cmd/operator-sdk
 
+# Built without cgo: the SQLite-based index commands then fail, but render,
+# validate and generate dockerfile (all this project uses) work, and no C
+# compiler is needed.
 .PHONY: opm
-opm: $(OPM) ## Build opm (cgo: needs a C compiler).
+opm: $(OPM) ## Build opm.
 $(OPM): hack/tools/opm/go.mod
-	cd hack/tools/opm && CGO_ENABLED=1 go build -tags=json1,containers_image_openpgp -ldflags "-s -w \
+	cd hack/tools/opm && CGO_ENABLED=0 go build -tags=json1,containers_image_openpgp -ldflags "-s -w \
 		-X github.com/operator-framework/operator-registry/cmd/opm/version.opmVersion=$(OPM_VERSION)" \
 		-o $@ github.com/operator-framework/operator-registry/cmd/opm
 
@@ -277,3 +281,79 @@ $(HELM): hack/tools/helm/go.mod
 		-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 \
 		-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(HELM_K8S_MINOR)" \
 		-o $@ helm.sh/helm/v3/cmd/helm
+
+BUNDLE_DIR ?= bundle
+CATALOG_DIR ?= catalog
+CHART_DIR ?= dist/chart
+OPM_IMG ?= quay.io/operator-framework/opm:$(OPM_VERSION)
+PACKAGE_ICON := config/manifests/bases/kubevirt-wol.svg
+PACKAGE_DESCRIPTION := Wake-on-LAN for KubeVirt VirtualMachines: a magic packet on the LAN starts the VM it names.
+
+.PHONY: dist
+dist: bundle-generate catalog chart build-installer ## Regenerate everything users install: bundle/, catalog/, dist/chart and dist/install.yaml.
+
+.PHONY: bundle
+bundle: bundle-generate bundle-validate ## Generate the OLM bundle for VERSION and IMG (bundle/, bundle.Dockerfile) from config/ and validate it.
+
+.PHONY: bundle-generate
+bundle-generate: manifests kustomize operator-sdk ## Generate the OLM bundle into BUNDLE_DIR without changing config/ (createdAt kept when nothing else changed).
+	VERSION=$(VERSION) IMG=$(IMG) BUNDLE_DIR=$(BUNDLE_DIR) BUNDLE_GEN_FLAGS="$(BUNDLE_GEN_FLAGS)" \
+		KUSTOMIZE=$(KUSTOMIZE) OPERATOR_SDK=$(OPERATOR_SDK) USE_IMAGE_DIGESTS=$(USE_IMAGE_DIGESTS) \
+		BUNDLE_DOCKERFILE=$(if $(filter bundle,$(BUNDLE_DIR)),bundle.Dockerfile) hack/dist/bundle.sh
+
+.PHONY: bundle-validate
+bundle-validate: operator-sdk ## Validate BUNDLE_DIR with the operatorframework suite (warnings: docs/olm-validation.md).
+	$(OPERATOR_SDK) bundle validate $(BUNDLE_DIR) --select-optional suite=operatorframework
+
+.PHONY: bundle-build
+bundle-build: ## Build the bundle image (BUNDLE_IMG).
+	$(CONTAINER_TOOL) build -f bundle.Dockerfile -t $(BUNDLE_IMG) .
+
+.PHONY: bundle-push
+bundle-push: ## Push the bundle image (BUNDLE_IMG).
+	$(CONTAINER_TOOL) push $(BUNDLE_IMG)
+
+# The catalog's bundle entries are rendered from the bundle directory (no
+# image pull: the image reference is BUNDLE_IMG) in the olm.csv.metadata
+# form that OpenShift 4.17 and later require.
+.PHONY: catalog
+catalog: bundle-generate opm ## Add the bundle in BUNDLE_DIR to the file-based catalog in CATALOG_DIR as the head of CHANNELS, and validate it.
+	$(OPM) render $(BUNDLE_DIR) --alpha-image-ref-template $(BUNDLE_IMG) --migrate-level bundle-object-to-csv-metadata -o yaml \
+		| go run ./hack/dist/fbc -catalog $(CATALOG_DIR) -bundle - -channels $(CHANNELS) -default-channel $(DEFAULT_CHANNEL) \
+			-icon $(PACKAGE_ICON) -description "$(PACKAGE_DESCRIPTION)"
+	$(OPM) validate $(CATALOG_DIR)
+	if [ "$(CATALOG_DIR)" = catalog ]; then rm -f catalog.Dockerfile && $(OPM) generate dockerfile catalog -b $(OPM_IMG) -i $(OPM_IMG); fi
+
+.PHONY: catalog-validate
+catalog-validate: opm ## Validate the file-based catalog in CATALOG_DIR.
+	$(OPM) validate $(CATALOG_DIR)
+
+.PHONY: catalog-build
+catalog-build: ## Build the catalog image (CATALOG_IMG) from catalog/; the bundle images it names must be pushed.
+	$(CONTAINER_TOOL) build -f catalog.Dockerfile -t $(CATALOG_IMG) .
+
+.PHONY: catalog-push
+catalog-push: ## Push the catalog image (CATALOG_IMG).
+	$(CONTAINER_TOOL) push $(CATALOG_IMG)
+
+.PHONY: chart
+chart: manifests kustomize ## Generate the Helm chart (dist/chart) for VERSION and IMG from config/.
+	IMG=$(IMG) KUSTOMIZE=$(KUSTOMIZE) hack/dist/kbuild.sh hack/chart | go run ./hack/dist/chartgen -out $(CHART_DIR) -version $(VERSION)
+
+.PHONY: chart-lint
+chart-lint: helm ## helm lint --strict the chart, with the default values and with everything on.
+	$(HELM) lint --strict --kube-version $(KUBE_VERSION) $(CHART_DIR)
+	$(HELM) lint --strict --kube-version $(KUBE_VERSION) $(CHART_DIR) -f test/distribution/testdata/everything-on.values.yaml
+
+.PHONY: test-dist
+test-dist: envtest-assets kustomize operator-sdk opm helm ## Validate the bundle, catalog (and its next release), chart and install.yaml with operator-sdk, opm, helm and a real API server.
+	go test -tags distribution ./test/distribution/... -count=1 -timeout 20m
+
+.PHONY: release
+release: kustomize ## Prepare release VERSION (make release VERSION=x.y.z): set it here, in config/manager, docs/olm and the Dockerfile label; regenerate bundle, catalog, chart, install.yaml.
+	@test "$(origin VERSION)" = "command line" || { echo "usage: make release VERSION=x.y.z" >&2; exit 1; }
+	sed -i 's/^VERSION ?= .*/VERSION ?= $(VERSION)/' Makefile
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	sed -i 's|image: $(IMAGE_TAG_BASE)-catalog:.*|image: $(CATALOG_IMG)|' docs/olm/catalogsource.yaml
+	sed -i 's|^ARG VERSION=.*|ARG VERSION=$(VERSION)|' Dockerfile
+	$(MAKE) --no-print-directory generated

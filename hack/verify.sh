@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 # Everything a generator writes. Keep in step with the `generated` target.
 GENERATED=(api config/crd/bases config/rbac internal/listenerrbac/role.yaml controllers/testdata)
-for extra in bundle dist/chart dist/install.yaml catalog; do
+for extra in bundle bundle.Dockerfile dist/chart dist/install.yaml catalog catalog.Dockerfile; do
 	[ -e "$extra" ] && GENERATED+=("$extra")
 done
 
@@ -45,4 +45,5 @@ echo "gofmt: clean"
 
 go vet ./...
 go vet -tags e2e ./test/...
+go vet -tags distribution ./test/...
 echo "go vet: clean"
