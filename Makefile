@@ -357,3 +357,12 @@ release: kustomize ## Prepare release VERSION (make release VERSION=x.y.z): set 
 	sed -i 's|image: $(IMAGE_TAG_BASE)-catalog:.*|image: $(CATALOG_IMG)|' docs/olm/catalogsource.yaml
 	sed -i 's|^ARG VERSION=.*|ARG VERSION=$(VERSION)|' Dockerfile
 	$(MAKE) --no-print-directory generated
+
+##@ Benchmarks
+# Not part of `make test`: each figure is measured next to its baseline in
+# the same run and written to docs/performance.md (see that file). Needs
+# root (network namespaces, CPU pinning); takes about 7 minutes on 2 vCPUs.
+
+.PHONY: bench
+bench: build-bin envtest-assets ## Run the benchmarks with their baselines and write the table in docs/performance.md (raw output in bin/bench).
+	go run ./hack/benchreport -out docs/performance.md -raw bin/bench
