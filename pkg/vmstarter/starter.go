@@ -364,16 +364,28 @@ var (
 
 func (s *Starter) read(ctx context.Context, key types.NamespacedName) (*kubevirtv1.VirtualMachine, *kubevirtv1.VirtualMachineInstance, error) {
 	kv := s.client.KubevirtV1()
+	// The two reads are independent: issue them together, so a wake costs
+	// one round trip before its write instead of two. They were never
+	// atomic anyway; the write's precondition is what guards the decision.
+	var (
+		vmi    *kubevirtv1.VirtualMachineInstance
+		vmiErr error
+		done   = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		vmi, vmiErr = kv.VirtualMachineInstances(key.Namespace).Get(ctx, key.Name, metav1.GetOptions{})
+	}()
 	vm, err := kv.VirtualMachines(key.Namespace).Get(ctx, key.Name, metav1.GetOptions{})
+	<-done
 	if err != nil {
 		return nil, nil, err
 	}
-	vmi, err := kv.VirtualMachineInstances(key.Namespace).Get(ctx, key.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(vmiErr) {
 		return vm, nil, nil
 	}
-	if err != nil {
-		return nil, nil, err
+	if vmiErr != nil {
+		return nil, nil, vmiErr
 	}
 	return vm, vmi, nil
 }
