@@ -162,7 +162,7 @@ func BenchmarkWatcher10k(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				w := vmindex.NewWatcher(kv, idx, logr.Discard())
+				w := vmindex.NewWatcher(kv.KubevirtV1(), idx, logr.Discard())
 				wctx, cancel := context.WithCancel(ctx)
 				done := make(chan struct{})
 				start := time.Now()

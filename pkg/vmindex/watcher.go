@@ -34,7 +34,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 	kubevirtv1 "kubevirt.io/api/core/v1"
-	"kubevirt.io/client-go/kubevirt"
+	kvcorev1 "kubevirt.io/client-go/kubevirt/typed/core/v1"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 )
@@ -58,7 +58,7 @@ import (
 // run time without restarting (a controller-runtime cache fixes its
 // namespaces when it is built), and no manager.
 type Watcher struct {
-	client kubevirt.Interface
+	client kvcorev1.VirtualMachinesGetter
 	index  *Index
 	log    logr.Logger
 
@@ -85,8 +85,10 @@ type nsWatch struct {
 }
 
 // NewWatcher returns a Watcher that feeds index with the VirtualMachines
-// client can list, under index's scope. Call Run to start it.
-func NewWatcher(client kubevirt.Interface, index *Index, log logr.Logger) *Watcher {
+// client can list, under index's scope. client is the typed kubevirt.io/v1
+// client (clientset.KubevirtV1(), or kvcorev1.NewForConfigAndClient, which
+// links far less into a binary). Call Run to start it.
+func NewWatcher(client kvcorev1.VirtualMachinesGetter, index *Index, log logr.Logger) *Watcher {
 	return &Watcher{
 		client:  client,
 		index:   index,
@@ -261,7 +263,7 @@ func (w *Watcher) reconcile(scope *Scope) {
 
 // start starts the informer of one namespace. Called with w.mu held.
 func (w *Watcher) start(namespace string) *nsWatch {
-	vms := w.client.KubevirtV1().VirtualMachines(namespace)
+	vms := w.client.VirtualMachines(namespace)
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			return vms.List(ctx, opts)

@@ -48,7 +48,7 @@ func startWatcher(spec wolv1beta1.WolConfigSpec) running {
 	reg := prometheus.NewRegistry()
 	idx, err := vmindex.NewIndex(mustScope(spec), reg)
 	Expect(err).NotTo(HaveOccurred())
-	w := vmindex.NewWatcher(listenerKV, idx, testLog())
+	w := vmindex.NewWatcher(listenerKV.KubevirtV1(), idx, testLog())
 	ctx, cancel := context.WithCancel(suiteCtx)
 	done := make(chan struct{})
 	go func() {

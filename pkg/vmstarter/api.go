@@ -17,6 +17,8 @@ limitations under the License.
 package vmstarter
 
 import (
+	"context"
+	"encoding/json"
 	"slices"
 	"sync"
 	"time"
@@ -24,6 +26,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
+
+// probeTimeout bounds one discovery request: a probe that gets no answer in
+// time changes nothing (see subresourcesServed).
+const probeTimeout = 10 * time.Second
 
 // probe caches whether the cluster serves KubeVirt's subresource API.
 type probe struct {
@@ -71,7 +77,7 @@ func (s *Starter) subresourcesServed() bool {
 	if p.known && (p.served || time.Since(p.at) < s.opts.ProbeInterval) {
 		return p.served
 	}
-	list, err := s.client.Discovery().ServerResourcesForGroupVersion(SubresourceGroupVersion)
+	list, err := s.discover()
 	if err != nil && !apierrors.IsNotFound(err) {
 		// No answer (the API server is unreachable, overloaded...) is not
 		// a "not served": keep what was known, and ask again next time.
@@ -87,4 +93,21 @@ func (s *Starter) subresourcesServed() bool {
 	}
 	p.known, p.served, p.at = true, served, time.Now()
 	return served
+}
+
+// discover reads the resources of KubeVirt's subresource API, as
+// discovery.ServerResourcesForGroupVersion does, through the typed client's
+// REST client (a 404 when the group version is not served).
+func (s *Starter) discover() (*metav1.APIResourceList, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	body, err := s.client.RESTClient().Get().AbsPath("/apis", SubresourceGroupVersion).DoRaw(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list := &metav1.APIResourceList{}
+	if err := json.Unmarshal(body, list); err != nil {
+		return nil, err
+	}
+	return list, nil
 }

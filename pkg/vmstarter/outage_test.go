@@ -50,7 +50,7 @@ var _ = Describe("Start while the API server is unreachable", func() {
 		kv, err := kubevirt.NewForConfig(cfg)
 		Expect(err).NotTo(HaveOccurred())
 		reg = prometheus.NewRegistry()
-		starter, err = vmstarter.New(kv, vmstarter.Options{
+		starter, err = vmstarter.New(kv.KubevirtV1(), vmstarter.Options{
 			API: vmstarter.APIAuto, Registerer: reg, Log: testLog(), NodeName: nodeName,
 			InitialBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
 		})

@@ -302,7 +302,7 @@ var _ = Describe("Start", func() {
 		Expect(err).NotTo(HaveOccurred())
 		kv, err := kubevirt.NewForConfig(cfg)
 		Expect(err).NotTo(HaveOccurred())
-		starter, err := vmstarter.New(kv, vmstarter.Options{API: vmstarter.APISubresource, Log: testLog()})
+		starter, err := vmstarter.New(kv.KubevirtV1(), vmstarter.Options{API: vmstarter.APISubresource, Log: testLog()})
 		Expect(err).NotTo(HaveOccurred())
 
 		name := uniqueName("denied")

@@ -35,7 +35,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	kubevirtv1 "kubevirt.io/api/core/v1"
-	"kubevirt.io/client-go/kubevirt"
+	kvcorev1 "kubevirt.io/client-go/kubevirt/typed/core/v1"
 )
 
 // The least the starter needs: read the VirtualMachine and its instance;
@@ -167,7 +167,7 @@ func (o Options) withDefaults() Options {
 // start happens is decided by the API server alone (a precondition on every
 // write), so concurrent calls for one stopped VirtualMachine start it once.
 type Starter struct {
-	client kubevirt.Interface
+	client kvcorev1.KubevirtV1Interface
 	opts   Options
 	log    logr.Logger
 	m      *metrics
@@ -181,9 +181,12 @@ type Starter struct {
 	inflight map[types.NamespacedName]struct{}
 }
 
-// New returns a Starter that acts through client (the typed KubeVirt
-// clientset, which also provides discovery).
-func New(client kubevirt.Interface, opts Options) (*Starter, error) {
+// New returns a Starter that acts through client, the typed kubevirt.io/v1
+// client (clientset.KubevirtV1() of kubevirt.io/client-go's clientset, or
+// kvcorev1.NewForConfigAndClient, which links far less into a binary). Its
+// REST client also answers the starter's discovery of KubeVirt's
+// subresource API.
+func New(client kvcorev1.KubevirtV1Interface, opts Options) (*Starter, error) {
 	opts = opts.withDefaults()
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
@@ -363,7 +366,7 @@ var (
 )
 
 func (s *Starter) read(ctx context.Context, key types.NamespacedName) (*kubevirtv1.VirtualMachine, *kubevirtv1.VirtualMachineInstance, error) {
-	kv := s.client.KubevirtV1()
+	kv := s.client
 	// The two reads are independent: issue them together, so a wake costs
 	// one round trip before its write instead of two. They were never
 	// atomic anyway; the write's precondition is what guards the decision.
@@ -392,7 +395,7 @@ func (s *Starter) read(ctx context.Context, key types.NamespacedName) (*kubevirt
 
 // start starts vm through path.
 func (s *Starter) start(ctx context.Context, vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.VirtualMachineInstance, path Path) (Outcome, error) {
-	vms := s.client.KubevirtV1().VirtualMachines(vm.Namespace)
+	vms := s.client.VirtualMachines(vm.Namespace)
 	if path == PathSubresource {
 		err := vms.Start(ctx, vm.Name, &kubevirtv1.StartOptions{})
 		if err == nil {
@@ -439,7 +442,7 @@ func (s *Starter) unpause(ctx context.Context, vmi *kubevirtv1.VirtualMachineIns
 	if path != PathSubresource {
 		return Refused, nil
 	}
-	err := s.client.KubevirtV1().VirtualMachineInstances(vmi.Namespace).Unpause(ctx, vmi.Name, &kubevirtv1.UnpauseOptions{})
+	err := s.client.VirtualMachineInstances(vmi.Namespace).Unpause(ctx, vmi.Name, &kubevirtv1.UnpauseOptions{})
 	if err == nil {
 		return Unpaused, nil
 	}

@@ -147,7 +147,7 @@ func newStarter(api vmstarter.APIMode, reg prometheus.Registerer, mutate ...func
 	for _, m := range mutate {
 		m(&opts)
 	}
-	s, err := vmstarter.New(listenerKV, opts)
+	s, err := vmstarter.New(listenerKV.KubevirtV1(), opts)
 	Expect(err).NotTo(HaveOccurred())
 	return s
 }
