@@ -24,8 +24,10 @@ import (
 	"flag"
 	"os"
 
-	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/config"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager/signals"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
@@ -52,10 +54,10 @@ func main() {
 	flag.Parse()
 
 	log := zap.New(zap.UseFlagOptions(&zo))
-	ctrl.SetLogger(log)
+	ctrllog.SetLogger(log)
 	opts.Log = log
 
-	cfg, err := ctrl.GetConfig()
+	cfg, err := config.GetConfig()
 	if err != nil {
 		log.Error(err, "Cannot reach the API server")
 		os.Exit(1)
@@ -66,7 +68,7 @@ func main() {
 		log.Error(err, "Invalid options")
 		os.Exit(2)
 	}
-	if err := app.Run(ctrl.SetupSignalHandler()); err != nil {
+	if err := app.Run(signals.SetupSignalHandler()); err != nil {
 		log.Error(err, "Listener failed")
 		os.Exit(1)
 	}

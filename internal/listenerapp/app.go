@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,15 +44,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"kubevirt.io/client-go/kubevirt"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+	kvcorev1 "kubevirt.io/client-go/kubevirt/typed/core/v1"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/netns"
@@ -105,6 +103,9 @@ type Options struct {
 // App is a running listener process.
 type App struct {
 	opts     Options
+	// httpClient carries every API request of the process (one connection
+	// pool for all of its clients).
+	httpClient *http.Client
 	log      logr.Logger
 	reg      *prometheus.Registry
 	index    *vmindex.Index
@@ -150,7 +151,11 @@ func New(opts Options) (*App, error) {
 		cfg.QPS, cfg.Burst = 50, 100
 	}
 	opts.RestConfig = cfg
-	return &App{opts: opts, log: opts.Log, reg: reg, updates: make(chan *wolv1beta1.WolConfig, 1)}, nil
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("listener: API client: %w", err)
+	}
+	return &App{opts: opts, httpClient: httpClient, log: opts.Log, reg: reg, updates: make(chan *wolv1beta1.WolConfig, 1)}, nil
 }
 
 // Registry returns the registry the listener's metrics are on.
@@ -164,13 +169,15 @@ func (a *App) Ready() bool {
 
 // Run serves until ctx is done.
 func (a *App) Run(ctx context.Context) error {
-	kv, err := kubevirt.NewForConfig(a.opts.RestConfig)
+	// Typed clients for exactly the APIs the listener uses, rather than
+	// clientsets: see kubeAPI.
+	kv, err := kvcorev1.NewForConfigAndClient(a.opts.RestConfig, a.httpClient)
 	if err != nil {
 		return fmt.Errorf("kubevirt client: %w", err)
 	}
-	kube, err := kubernetes.NewForConfig(a.opts.RestConfig)
+	kube, err := newKubeAPI(a.opts.RestConfig, a.httpClient)
 	if err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
+		return err
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -206,13 +213,24 @@ func (a *App) Run(ctx context.Context) error {
 			cancel()
 		}
 	})
+	wg.Go(func() {
+		// Decoding the initial list of VirtualMachines leaves garbage
+		// several times the size of what the index keeps; hand it back to
+		// the system once instead of keeping it as heap headroom.
+		if a.watcher.WaitForSync(ctx) {
+			debug.FreeOSMemory()
+		}
+	})
 
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+	broadcaster.StartRecordingToSink(eventSink{kube})
 	defer broadcaster.Shutdown()
+	// The recorder finds the kind of an object it is given (a
+	// VirtualMachine) in this scheme.
 	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = wolv1beta1.AddToScheme(scheme)
+	if err := kubevirtv1.AddToScheme(scheme); err != nil {
+		return err
+	}
 	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: "kubevirt-wol-listener", Host: a.opts.NodeName})
 
 	so := a.opts.Starter
@@ -322,19 +340,19 @@ func (a *App) watchWolConfig(ctx context.Context, wg *sync.WaitGroup) (*wolv1bet
 	if err := wolv1beta1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
-	c, err := cache.New(a.opts.RestConfig, cache.Options{
-		Scheme: scheme,
-		ByObject: map[client.Object]cache.ByObject{
-			&wolv1beta1.WolConfig{}: {Field: fields.OneTermEqualSelector("metadata.name", a.opts.WolConfig)},
-		},
-	})
+	cfg := rest.CopyConfig(a.opts.RestConfig)
+	cfg.APIPath = "/apis"
+	cfg.GroupVersion = &wolv1beta1.GroupVersion
+	cfg.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
+	rc, err := rest.RESTClientForConfigAndClient(cfg, a.httpClient)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("WolConfig client: %w", err)
 	}
-	inf, err := c.GetInformer(ctx, &wolv1beta1.WolConfig{})
-	if err != nil {
-		return nil, err
-	}
+	// A plain informer on the one WolConfig (its RBAC is narrowed to its
+	// name, so the list is by name too).
+	inf := toolscache.NewSharedIndexInformer(
+		toolscache.NewListWatchFromClient(rc, "wolconfigs", "", fields.OneTermEqualSelector("metadata.name", a.opts.WolConfig)),
+		&wolv1beta1.WolConfig{}, 0, toolscache.Indexers{})
 	var generation atomic.Int64
 	var delivered atomic.Bool
 	first := make(chan *wolv1beta1.WolConfig, 1)
@@ -365,11 +383,10 @@ func (a *App) watchWolConfig(ctx context.Context, wg *sync.WaitGroup) (*wolv1bet
 	}); err != nil {
 		return nil, err
 	}
-	wg.Go(func() {
-		if err := c.Start(ctx); err != nil {
-			a.log.Error(err, "WolConfig watch stopped")
-		}
+	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *toolscache.Reflector, err error) {
+		a.log.Error(err, "WolConfig watch failed; retrying", "wolconfig", a.opts.WolConfig)
 	})
+	wg.Go(func() { inf.RunWithContext(ctx) })
 	a.log.Info("Waiting for the WolConfig", "wolconfig", a.opts.WolConfig)
 	select {
 	case <-ctx.Done():

@@ -27,9 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
@@ -115,7 +113,7 @@ type wakeHandler struct {
 	expired prometheus.Counter
 }
 
-func newWakeHandler(index *vmindex.Index, starter *vmstarter.Starter, kube kubernetes.Interface, events record.EventRecorder,
+func newWakeHandler(index *vmindex.Index, starter *vmstarter.Starter, kube *kubeAPI, events record.EventRecorder,
 	namespace string, reg prometheus.Registerer, log logr.Logger) (*wakeHandler, error) {
 	lookups := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wol_wake_lookups_total",
@@ -149,7 +147,7 @@ func newWakeHandler(index *vmindex.Index, starter *vmstarter.Starter, kube kuber
 		index: index, starter: starter, events: events, namespace: namespace,
 		backoff: 100 * time.Millisecond, log: log, lookups: lookups, expired: expired,
 		secrets: func(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
-			return kube.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+			return kube.getSecret(ctx, namespace, name)
 		},
 	}
 	for r := refusedMissing; r < numRefusals; r++ {

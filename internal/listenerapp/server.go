@@ -29,7 +29,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/client-go/rest"
 	certutil "k8s.io/client-go/util/cert"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 
 	"github.com/gpillon/kubevirt-wol/internal/netns"
 )
@@ -44,17 +43,15 @@ func (a *App) newServer(addr string) (*http.Server, error) {
 	mux := http.NewServeMux()
 	var metrics http.Handler = promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})
 	if !a.opts.InsecureMetrics {
-		httpClient, err := rest.HTTPClientFor(a.opts.RestConfig)
+		// The reviews get a rate limit of their own: requests from the LAN
+		// must not take the API budget of wakes.
+		cfg := rest.CopyConfig(a.opts.RestConfig)
+		cfg.QPS, cfg.Burst, cfg.RateLimiter = 5, 10, nil
+		api, err := newKubeAPI(cfg, a.httpClient)
 		if err != nil {
 			return nil, err
 		}
-		filter, err := filters.WithAuthenticationAndAuthorization(a.opts.RestConfig, httpClient)
-		if err != nil {
-			return nil, err
-		}
-		if metrics, err = filter(a.log.WithName("metrics"), metrics); err != nil {
-			return nil, err
-		}
+		metrics = newMetricsAuth(api, metrics, a.log.WithName("metrics"))
 	}
 	mux.Handle("/metrics", metrics)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
