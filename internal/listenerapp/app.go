@@ -102,22 +102,22 @@ type Options struct {
 
 // App is a running listener process.
 type App struct {
-	opts     Options
+	opts Options
 	// httpClient carries every API request of the process (one connection
 	// pool for all of its clients).
 	httpClient *http.Client
-	log      logr.Logger
-	reg      *prometheus.Registry
-	index    *vmindex.Index
-	watcher  *vmindex.Watcher
-	starter  *vmstarter.Starter
-	handler  *wakeHandler
-	updates  chan *wolv1beta1.WolConfig
-	current  atomic.Pointer[listener.Listener]
-	bindErr  atomic.Pointer[error]
-	haveSpec atomic.Bool
-	server   *http.Server
-	httpAddr atomic.Pointer[string]
+	log        logr.Logger
+	reg        *prometheus.Registry
+	index      *vmindex.Index
+	watcher    *vmindex.Watcher
+	starter    *vmstarter.Starter
+	handler    *wakeHandler
+	updates    chan *wolv1beta1.WolConfig
+	current    atomic.Pointer[listener.Listener]
+	bindErr    atomic.Pointer[error]
+	haveSpec   atomic.Bool
+	server     *http.Server
+	httpAddr   atomic.Pointer[string]
 }
 
 // MetricsAddr is the address the HTTPS endpoint listens on, once it does.
