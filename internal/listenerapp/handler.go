@@ -32,6 +32,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
+	"github.com/gpillon/kubevirt-wol/internal/promreg"
 	"github.com/gpillon/kubevirt-wol/pkg/listener"
 	"github.com/gpillon/kubevirt-wol/pkg/vmindex"
 	"github.com/gpillon/kubevirt-wol/pkg/vmstarter"
@@ -131,13 +132,13 @@ func newWakeHandler(index *vmindex.Index, starter *vmstarter.Starter, kube *kube
 			"before the VM could be started, typically while the API server was unreachable.",
 	})
 	var err error
-	if lookups, err = register(reg, lookups); err != nil {
+	if lookups, err = promreg.Register(reg, lookups); err != nil {
 		return nil, err
 	}
-	if refused, err = register(reg, refused); err != nil {
+	if refused, err = promreg.Register(reg, refused); err != nil {
 		return nil, err
 	}
-	if expired, err = register(reg, expired); err != nil {
+	if expired, err = promreg.Register(reg, expired); err != nil {
 		return nil, err
 	}
 	for _, r := range []vmindex.Resolution{vmindex.NotFound, vmindex.Found, vmindex.Conflict, vmindex.MappedVMMissing} {
@@ -155,22 +156,6 @@ func newWakeHandler(index *vmindex.Index, starter *vmstarter.Starter, kube *kube
 	}
 	h.policy.Store(policyOf(wolv1beta1.WolConfigSpec{}))
 	return h, nil
-}
-
-// register registers c, or returns the collector already registered under
-// the same description (a listener process restarted in place in tests).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
 
 // setPolicy applies the policy of an updated WolConfig to the wakes handled

@@ -1,10 +1,9 @@
 package listener
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gpillon/kubevirt-wol/internal/promreg"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
@@ -109,19 +108,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	})
 	if reg != nil {
 		var err error
-		if packets, err = register(reg, packets); err != nil {
+		if packets, err = promreg.Register(reg, packets); err != nil {
 			return nil, err
 		}
-		if dropped, err = register(reg, dropped); err != nil {
+		if dropped, err = promreg.Register(reg, dropped); err != nil {
 			return nil, err
 		}
-		if errs, err = register(reg, errs); err != nil {
+		if errs, err = promreg.Register(reg, errs); err != nil {
 			return nil, err
 		}
-		if sockets, err = register(reg, sockets); err != nil {
+		if sockets, err = promreg.Register(reg, sockets); err != nil {
 			return nil, err
 		}
-		if queue, err = register(reg, queue); err != nil {
+		if queue, err = promreg.Register(reg, queue); err != nil {
 			return nil, err
 		}
 	}
@@ -141,23 +140,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.errors[s] = errs.WithLabelValues(stageNames[s])
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// the same description, so that a listener can be replaced by a new one on
-// the same registry (for example after a configuration change).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
 
 func (m *metrics) invalid(p Protocol, r wol.Reason) {

@@ -17,9 +17,9 @@ limitations under the License.
 package vmstarter
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gpillon/kubevirt-wol/internal/promreg"
 )
 
 // Every metric of this package is documented in docs/starting-vms.md. Label
@@ -61,13 +61,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}, []string{"reason"})
 	if reg != nil {
 		var err error
-		if started, err = register(reg, started); err != nil {
+		if started, err = promreg.Register(reg, started); err != nil {
 			return nil, err
 		}
-		if outcomes, err = register(reg, outcomes); err != nil {
+		if outcomes, err = promreg.Register(reg, outcomes); err != nil {
 			return nil, err
 		}
-		if retries, err = register(reg, retries); err != nil {
+		if retries, err = promreg.Register(reg, retries); err != nil {
 			return nil, err
 		}
 	}
@@ -84,21 +84,4 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.retries[r] = retries.WithLabelValues(retryNames[r])
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// the same description (a starter replaced by a new one on the same
-// registry).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
