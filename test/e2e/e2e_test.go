@@ -288,6 +288,9 @@ var _ = Describe("kubevirt-wol on a kwok cluster", Ordered, func() {
 			send("etherwake", "-i", netlab.Iface, "-b", "52:54:00:e2:00:02")
 			return runStrategy(ctx, vmNS, "bravo")()
 		}, timeout, time.Second).Should(Equal(kubevirtv1.RunStrategyAlways))
+		// The event is written after the start, asynchronously: wait for it,
+		// then make sure no second wake follows.
+		Eventually(wokenEvents(ctx, vmNS, "bravo"), timeout, interval).Should(Equal(1))
 		Consistently(wokenEvents(ctx, vmNS, "bravo"), 2*time.Second, interval).Should(Equal(1))
 		for _, l := range listeners {
 			Expect(l.proc.Exited()).To(BeFalse(), "listener on %s exited", l.node)
