@@ -35,7 +35,6 @@ import (
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 	"github.com/gpillon/kubevirt-wol/internal/netns"
-	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/pkg/listener"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
@@ -89,12 +88,7 @@ func BenchmarkFlood(b *testing.B) {
 	defer cancel()
 	_, cfg := startEnv(b)
 	c := newClients(b, fixtureConfig(cfg))
-	lan, err := netlab.New("node")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(lan.Close)
-	nsPath := lan.Host("node").Path()
+	nsPath := nodeNetNS(b)
 
 	dupMAC := benchMAC(0xd0, 1)
 	c.namespaces(b, ctx, "flood-dup", "flood-valid")
@@ -116,19 +110,7 @@ func BenchmarkFlood(b *testing.B) {
 
 	rec := &apiRecorder{}
 	appCfg := cfgWithRecorder(cfg, rec)
-	app, err := listenerapp.New(listenerapp.Options{
-		WolConfig: "flood", NodeName: "bench", RestConfig: appCfg, MetricsAddr: "0",
-		NetNS: nsPath, Log: benchLogger(),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	if !waitFor(30*time.Second, 10*time.Millisecond, app.Ready) {
-		b.Fatal("listener not ready within 30s")
-	}
+	app := runApp(b, listenerapp.Options{WolConfig: "flood", RestConfig: appCfg, NetNS: nsPath})
 
 	// Senders of single packets, in the listener's namespace.
 	send := func(src [4]byte, payload []byte) {

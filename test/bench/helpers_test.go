@@ -49,6 +49,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
+	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
@@ -436,4 +437,36 @@ func cfgWithRecorder(cfg *rest.Config, rec *apiRecorder) *rest.Config {
 	c := rest.CopyConfig(cfg)
 	c.Wrap(rec.wrap)
 	return c
+}
+
+// nodeNetNS builds a private network namespace standing for a node's host
+// network (removed when the benchmark ends) and returns its path.
+func nodeNetNS(b *testing.B) string {
+	b.Helper()
+	lan, err := netlab.New("node")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(lan.Close)
+	return lan.Host("node").Path()
+}
+
+// runApp runs the listener process's code, listenerapp.App, in this process
+// with opts (node "bench", no metrics endpoint, benchLogger) until the
+// benchmark ends, and returns it once it is ready.
+func runApp(b *testing.B, opts listenerapp.Options) *listenerapp.App {
+	b.Helper()
+	opts.NodeName, opts.MetricsAddr, opts.Log = "bench", "0", benchLogger()
+	app, err := listenerapp.New(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-done })
+	if !waitFor(30*time.Second, 10*time.Millisecond, app.Ready) {
+		b.Fatal("listener not ready within 30s")
+	}
+	return app
 }

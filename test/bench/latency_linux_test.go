@@ -35,7 +35,6 @@ import (
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 	"github.com/gpillon/kubevirt-wol/internal/netns"
-	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/pkg/vmstarter"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
@@ -77,12 +76,7 @@ func BenchmarkWakeLatency(b *testing.B) {
 	defer cancel()
 	_, cfg := startEnv(b)
 	c := newClients(b, fixtureConfig(cfg))
-	lan, err := netlab.New("node")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(lan.Close)
-	nsPath := lan.Host("node").Path()
+	nsPath := nodeNetNS(b)
 
 	n := latencyWakes + latencyWarmup
 	c.namespaces(b, ctx, "lat-wake", "lat-bare")
@@ -129,19 +123,7 @@ func BenchmarkWakeLatency(b *testing.B) {
 			}
 		}
 	}}
-	app, err := listenerapp.New(listenerapp.Options{
-		WolConfig: "lat", NodeName: "bench", RestConfig: cfgWithRecorder(cfg, rec), MetricsAddr: "0",
-		NetNS: nsPath, Log: benchLogger(),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	if !waitFor(30*time.Second, 10*time.Millisecond, app.Ready) {
-		b.Fatal("listener not ready within 30s")
-	}
+	app := runApp(b, listenerapp.Options{WolConfig: "lat", RestConfig: cfgWithRecorder(cfg, rec), NetNS: nsPath})
 	if got := metricSum(b, app.Registry(), "wol_managed_vms", nil); got != float64(n) {
 		b.Fatalf("the listener's index holds %v VMs, want %d", got, n)
 	}
