@@ -44,7 +44,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -336,15 +335,7 @@ func (a *App) applyScope(wc *wolv1beta1.WolConfig) {
 // watchWolConfig starts an informer on the one WolConfig and returns it once
 // it exists; later versions are sent to a.updates (only the latest kept).
 func (a *App) watchWolConfig(ctx context.Context, wg *sync.WaitGroup) (*wolv1beta1.WolConfig, error) {
-	scheme := runtime.NewScheme()
-	if err := wolv1beta1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	cfg := rest.CopyConfig(a.opts.RestConfig)
-	cfg.APIPath = "/apis"
-	cfg.GroupVersion = &wolv1beta1.GroupVersion
-	cfg.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
-	rc, err := rest.RESTClientForConfigAndClient(cfg, a.httpClient)
+	rc, err := restClient(a.opts.RestConfig, a.httpClient, "/apis", wolv1beta1.GroupVersion, wolv1beta1.AddToScheme)
 	if err != nil {
 		return nil, fmt.Errorf("WolConfig client: %w", err)
 	}

@@ -51,24 +51,33 @@ const kubeAPITimeout = 30 * time.Second
 // newKubeAPI builds a kubeAPI on cfg, sharing httpClient's connections; cfg's
 // rate limit applies to it alone.
 func newKubeAPI(cfg *rest.Config, httpClient *http.Client) (*kubeAPI, error) {
+	rc, err := restClient(cfg, httpClient, "/api", schema.GroupVersion{Version: "v1"},
+		corev1.AddToScheme, authnv1.AddToScheme, authzv1.AddToScheme)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	return &kubeAPI{rc: rc}, nil
+}
+
+// restClient builds a REST client for the API group version gv under
+// apiPath ("/api" or "/apis") on cfg, sharing httpClient's connections, that
+// encodes and decodes exactly the types the adders register.
+func restClient(cfg *rest.Config, httpClient *http.Client, apiPath string, gv schema.GroupVersion,
+	adders ...func(*runtime.Scheme) error) (*rest.RESTClient, error) {
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, authnv1.AddToScheme, authzv1.AddToScheme} {
+	for _, add := range adders {
 		if err := add(scheme); err != nil {
 			return nil, err
 		}
 	}
 	c := rest.CopyConfig(cfg)
-	c.APIPath = "/api"
-	c.GroupVersion = &schema.GroupVersion{Version: "v1"}
+	c.APIPath = apiPath
+	c.GroupVersion = &gv
 	c.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
 	if c.UserAgent == "" {
 		c.UserAgent = rest.DefaultKubernetesUserAgent()
 	}
-	rc, err := rest.RESTClientForConfigAndClient(c, httpClient)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
-	}
-	return &kubeAPI{rc: rc}, nil
+	return rest.RESTClientForConfigAndClient(c, httpClient)
 }
 
 // getSecret reads one Secret.
