@@ -212,7 +212,7 @@ $(TEST_CRDS)/kubevirt/kubevirt.yaml: go.mod hack/kubevirt-crds/kustomization.yam
 
 $(TEST_CRDS)/.stamp: go.mod Makefile
 	mkdir -p $(TEST_CRDS)/openshift $(TEST_CRDS)/monitoring
-	ln -sf "$$(go list -m -f '{{.Dir}}' github.com/openshift/api)/security/v1/zz_generated.crd-manifests/0000_03_config-operator_01_securitycontextconstraints.crd.yaml" $(TEST_CRDS)/openshift/securitycontextconstraints.yaml
+	ln -sf "$$(go mod download -json github.com/openshift/api | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/security/v1/zz_generated.crd-manifests/0000_03_config-operator_01_securitycontextconstraints.crd.yaml" $(TEST_CRDS)/openshift/securitycontextconstraints.yaml
 	ln -sf "$$(go mod download -json github.com/prometheus-operator/prometheus-operator@$(PROMETHEUS_OPERATOR_CRDS_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" $(TEST_CRDS)/monitoring/servicemonitors.yaml
 	test -s $(TEST_CRDS)/openshift/securitycontextconstraints.yaml
 	test -s $(TEST_CRDS)/monitoring/servicemonitors.yaml
