@@ -63,7 +63,8 @@ func (a applier) apply(ctx context.Context, desired client.Object) (bool, error)
 
 // upToDate reports whether live has every field desired sets, with the same
 // value: fields desired leaves unset (defaults, other owners' fields) are
-// not compared.
+// not compared. A list desired sets must match in length too, so that an
+// entry desired no longer has (a rule, a toleration) is removed.
 func upToDate(desired, live client.Object) bool {
 	d, err := runtime.DefaultUnstructuredConverter.ToUnstructured(desired)
 	if err != nil {
@@ -77,7 +78,49 @@ func upToDate(desired, live client.Object) bool {
 	// Objects read from the cache carry no apiVersion and kind.
 	delete(d, "apiVersion")
 	delete(d, "kind")
-	return equality.Semantic.DeepDerivative(d, l)
+	return covers(d, l)
+}
+
+// covers is equality.Semantic.DeepDerivative for unstructured objects, but
+// for lists: a non-empty desired list covers only a live list of the same
+// length whose elements it covers one by one (DeepDerivative accepts any
+// longer list, which would keep a removed entry forever).
+func covers(desired, live any) bool {
+	switch d := desired.(type) {
+	case nil:
+		return true
+	case string:
+		return d == "" || d == live
+	case map[string]any:
+		if len(d) == 0 {
+			return true
+		}
+		l, ok := live.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, dv := range d {
+			if !covers(dv, l[k]) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		if len(d) == 0 {
+			return true
+		}
+		l, ok := live.([]any)
+		if !ok || len(l) != len(d) {
+			return false
+		}
+		for i := range d {
+			if !covers(d[i], l[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return equality.Semantic.DeepEqual(desired, live)
 }
 
 // desiredFields drops what the converter writes for a typed object but the
