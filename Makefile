@@ -30,10 +30,12 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the WolConfig CRD and the operator's and listener's ClusterRoles from the code's markers.
+manifests: controller-gen ## Generate the WolConfig CRD, the operator's ClusterRole and the listener's three rule sets from the code's markers.
 	$(CONTROLLER_GEN) crd paths="./api/..." output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=manager-role paths="./..." output:rbac:artifacts:config=config/rbac
-	$(CONTROLLER_GEN) rbac:roleName=kubevirt-wol-listener paths="./pkg/vmindex/..." paths="./pkg/vmstarter/..." paths="./internal/listenerapp/..." output:rbac:dir=internal/listenerrbac
+	$(CONTROLLER_GEN) rbac:roleName=kubevirt-wol-listener paths="./internal/listenerapp/..." output:rbac:stdout > internal/listenerrbac/process.yaml
+	$(CONTROLLER_GEN) rbac:roleName=kubevirt-wol-listener-vms paths="./pkg/vmindex/..." paths="./pkg/vmstarter" output:rbac:stdout > internal/listenerrbac/vms.yaml
+	$(CONTROLLER_GEN) rbac:roleName=kubevirt-wol-listener-direct paths="./pkg/vmstarter/direct" output:rbac:stdout > internal/listenerrbac/direct.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods from the API types.
@@ -58,11 +60,11 @@ verify: ## Fail if generated files are stale, gofmt finds something or go vet co
 test: verify test-unit test-fuzz test-dist test-e2e ## Everything CI checks: generated files, vet, gofmt, unit and envtest suites, short fuzz, distribution artefacts, end-to-end.
 
 .PHONY: test-unit
-test-unit: envtest-assets ## Run the unit and envtest suites (real kube-apiserver + etcd).
+test-unit: envtest-assets kwok ## Run the unit and envtest suites (real kube-apiserver + etcd; real KubeVirt where VMs are started).
 	go test ./... -count=1 -timeout 20m
 
 .PHONY: test-e2e
-test-e2e: build-bin kwok envtest-assets kustomize ## Run the end-to-end suite on a local kwok cluster with real WoL senders (needs root).
+test-e2e: build-bin kwok envtest-assets kustomize ## Run the end-to-end suite on a local kwok cluster with real KubeVirt and real WoL senders (needs root).
 	go test -tags e2e ./test/e2e -count=1 -timeout 20m
 
 FUZZTIME ?= 200000x
@@ -73,7 +75,7 @@ test-fuzz: ## Run every fuzz target for FUZZTIME (default 200000x: executions ea
 ##@ Demo
 
 .PHONY: demo
-demo: build-bin kwok envtest-assets kustomize ## Run the whole product on a local kwok cluster and wake a VM with a real magic packet.
+demo: build-bin kwok envtest-assets kustomize ## Run the whole product on a local kwok cluster with real KubeVirt and wake a VM with a real magic packet.
 	go run ./hack/demo up
 
 .PHONY: demo-down
@@ -143,6 +145,9 @@ undeploy: kustomize kubectl ## Remove the operator. ignore-not-found=true ignore
 # into bin/ from the Go module proxy. A tool is rebuilt only when its go.mod
 # (its pin) is newer than the binary.
 
+# $(call announce,what,version,usual cold time): one line before a long build.
+announce = @printf '\033[1m>>> building %s %s\033[0m (once, and again only when its pin changes; usually %s cold on 2 cores)\n' '$(1)' '$(2)' '$(3)'
+
 CONTROLLER_GEN ?= $(GOBIN_LOCAL)/controller-gen
 KUSTOMIZE ?= $(GOBIN_LOCAL)/kustomize
 KUBECTL ?= $(GOBIN_LOCAL)/kubectl
@@ -156,7 +161,7 @@ KUBE_MINOR := $(word 2,$(subst ., ,$(patsubst v%,%,$(KUBE_VERSION))))
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X k8s.io/component-base/version.gitMajor=$(KUBE_MAJOR) -X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR) -X k8s.io/component-base/version.gitTreeState=clean
 
 .PHONY: tools
-tools: controller-gen kustomize envtest-assets kwok operator-sdk opm helm ## Build every tool into bin/.
+tools: controller-gen kustomize envtest-assets kwok kubevirt operator-sdk opm helm ## Build every tool into bin/.
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Build controller-gen.
@@ -190,25 +195,39 @@ kwok: $(KWOKCTL) $(GOBIN_LOCAL)/kube-controller-manager $(GOBIN_LOCAL)/kube-sche
 $(KWOKCTL): hack/tools/kwok/go.mod
 	cd hack/tools/kwok && go build -o $(GOBIN_LOCAL)/ sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
 
-# CRDs the tests install besides the project's own: KubeVirt's VirtualMachine
-# and VirtualMachineInstance, generated here from kubevirt.io/api (the version
-# in go.mod) with the status subresource and short names added; OpenShift's
+# CRDs the tests install besides the project's own: KubeVirt's, as KubeVirt's
+# own install strategy generates them (`make kubevirt`); OpenShift's
 # SecurityContextConstraints and the Prometheus Operator's ServiceMonitor,
 # linked from the CRD manifests their Go modules ship.
 TEST_CRDS := $(GOBIN_LOCAL)/crds
 PROMETHEUS_OPERATOR_CRDS_VERSION ?= v0.88.0
 
 .PHONY: envtest-assets
-envtest-assets: $(KUBE_APISERVER) $(ETCD) $(KUBECTL) test-crds ## Build kube-apiserver, etcd, kubectl and the test CRDs.
+envtest-assets: $(KUBE_APISERVER) $(ETCD) $(KUBECTL) test-crds kubevirt ## Build kube-apiserver, etcd, kubectl, KubeVirt and the test CRDs.
 
 .PHONY: test-crds
-test-crds: $(TEST_CRDS)/kubevirt/kubevirt.yaml $(TEST_CRDS)/.stamp ## Generate or link the third-party CRDs the tests install.
+test-crds: $(TEST_CRDS)/.stamp ## Link the third-party CRDs the tests install (KubeVirt's come with `make kubevirt`).
 
-$(TEST_CRDS)/kubevirt/kubevirt.yaml: go.mod hack/kubevirt-crds/kustomization.yaml $(CONTROLLER_GEN) $(KUSTOMIZE)
-	rm -rf hack/kubevirt-crds/generated
-	$(CONTROLLER_GEN) crd:allowDangerousTypes=true,maxDescLen=0 paths=kubevirt.io/api/core/v1 output:crd:dir=hack/kubevirt-crds/generated
-	mkdir -p $(dir $@)
-	$(KUSTOMIZE) build hack/kubevirt-crds > $@.tmp && mv $@.tmp $@
+# Real KubeVirt for the tests, `make demo` and `make bench`: virt-api and
+# virt-controller built from kubevirt.io/kubevirt (pinned in
+# hack/tools/kubevirt/go.mod, its own module: KubeVirt pins its own
+# Kubernetes libraries), and bin/kubevirt/{crds/,manifests.json}, the objects
+# KubeVirt's install strategy creates, written by a small program of that
+# module. See docs/TESTING.md, "Real KubeVirt".
+KUBEVIRT_VERSION := $(shell awk '$$1 == "kubevirt.io/kubevirt" {print $$2; exit}' hack/tools/kubevirt/go.mod 2>/dev/null)
+KUBEVIRT_DIR := $(GOBIN_LOCAL)/kubevirt
+
+.PHONY: kubevirt
+kubevirt: $(GOBIN_LOCAL)/virt-api $(GOBIN_LOCAL)/virt-controller $(KUBEVIRT_DIR)/manifests.json ## Build KubeVirt's virt-api and virt-controller and write the objects KubeVirt installs.
+$(GOBIN_LOCAL)/virt-api $(GOBIN_LOCAL)/virt-controller &: hack/tools/kubevirt/go.mod
+	$(call announce,KubeVirt virt-api and virt-controller,$(KUBEVIRT_VERSION),5-8 min)
+	cd hack/tools/kubevirt && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w \
+		-X kubevirt.io/client-go/version.gitVersion=$(KUBEVIRT_VERSION) -X kubevirt.io/client-go/version.gitTreeState=clean" \
+		-o $(GOBIN_LOCAL)/ kubevirt.io/kubevirt/cmd/virt-api kubevirt.io/kubevirt/cmd/virt-controller
+	touch $(GOBIN_LOCAL)/virt-api $(GOBIN_LOCAL)/virt-controller
+$(KUBEVIRT_DIR)/manifests.json: hack/tools/kubevirt/go.mod hack/tools/kubevirt/manifests/main.go
+	mkdir -p $(KUBEVIRT_DIR)
+	cd hack/tools/kubevirt && go run ./manifests -out $(KUBEVIRT_DIR) -version $(KUBEVIRT_VERSION) 2>/dev/null
 
 $(TEST_CRDS)/.stamp: go.mod Makefile
 	mkdir -p $(TEST_CRDS)/openshift $(TEST_CRDS)/monitoring

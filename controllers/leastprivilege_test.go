@@ -203,16 +203,16 @@ var _ = Describe("Least privilege, proven with SubjectAccessReviews", Ordered, f
 			{verb: "get", group: wolGroup, resource: "wolconfigs", name: wcName},
 			{verb: "list", group: wolGroup, resource: "wolconfigs", name: wcName},
 			{verb: "watch", group: wolGroup, resource: "wolconfigs", name: wcName},
-			// The VM index.
+			// The VM index, in the namespaces of its scope.
 			{verb: "list", group: kubevirtGroup, resource: "virtualmachines", namespace: "vault-a"},
 			{verb: "watch", group: kubevirtGroup, resource: "virtualmachines", namespace: "vault-a"},
-			// The starter: virtctl's start and unpause, or the same patches.
+			{verb: "list", group: kubevirtGroup, resource: "virtualmachines", namespace: "vault-b"},
+			// The starter: exactly virtctl's start and unpause.
 			{verb: "get", group: kubevirtGroup, resource: "virtualmachines", namespace: "vault-a", name: "locked"},
 			{verb: "get", group: kubevirtGroup, resource: "virtualmachineinstances", namespace: "vault-a", name: "locked"},
 			{verb: "update", group: subresGroup, resource: "virtualmachines", subresource: "start", namespace: "vault-a", name: "locked"},
 			{verb: "update", group: subresGroup, resource: "virtualmachineinstances", subresource: "unpause", namespace: "vault-a", name: "locked"},
-			{verb: "patch", group: kubevirtGroup, resource: "virtualmachines", namespace: "vault-a", name: "locked"},
-			{verb: "patch", group: kubevirtGroup, resource: "virtualmachines", subresource: "status", namespace: "vault-a", name: "locked"},
+			{verb: "update", group: subresGroup, resource: "virtualmachines", subresource: "start", namespace: "vault-b", name: "open"},
 			{verb: "create", resource: "events", namespace: "vault-a"},
 			// The metrics endpoint's authentication and authorization.
 			{verb: "create", group: "authentication.k8s.io", resource: "tokenreviews"},
@@ -239,6 +239,15 @@ var _ = Describe("Least privilege, proven with SubjectAccessReviews", Ordered, f
 			access{verb: "create", group: rbacv1.GroupName, resource: "rolebindings", namespace: "vault-b"},
 			access{verb: "update", group: "coordination.k8s.io", resource: "leases", namespace: operatorNamespace, name: LeaderElectionID},
 			access{verb: "update", group: kubevirtGroup, resource: "virtualmachines", subresource: "status", namespace: "vault-a", name: "locked"},
+			// No write on VMs at all without spec.directPatchFallback.
+			access{verb: "patch", group: kubevirtGroup, resource: "virtualmachines", namespace: "vault-a", name: "locked"},
+			access{verb: "patch", group: kubevirtGroup, resource: "virtualmachines", subresource: "status", namespace: "vault-a", name: "locked"},
+			// Nothing of VMs outside its scope, nor cluster-wide.
+			access{verb: "list", group: kubevirtGroup, resource: "virtualmachines"},
+			access{verb: "list", group: kubevirtGroup, resource: "virtualmachines", namespace: "elsewhere"},
+			access{verb: "get", group: kubevirtGroup, resource: "virtualmachines", namespace: "elsewhere", name: "foreign"},
+			access{verb: "update", group: subresGroup, resource: "virtualmachines", subresource: "start", namespace: "elsewhere", name: "foreign"},
+			access{verb: "create", resource: "events", namespace: "elsewhere"},
 			// Its own metrics endpoint is for Prometheus, not for itself.
 			access{verb: "get", path: "/metrics"},
 		)
@@ -259,6 +268,46 @@ var _ = Describe("Least privilege, proven with SubjectAccessReviews", Ordered, f
 		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
 		_, err = kube.CoreV1().Secrets("vault-a").List(ctx, metav1.ListOptions{})
 		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+	})
+
+	It("grants VM access by RoleBindings in the scope's namespaces, kept in step with the scope", func() {
+		vmAccess := func(ns string) access {
+			return access{verb: "list", group: kubevirtGroup, resource: "virtualmachines", namespace: ns}
+		}
+		patchIn := func(ns string) access {
+			return access{verb: "patch", group: kubevirtGroup, resource: "virtualmachines", namespace: ns, name: "x"}
+		}
+		By("moving the scope to vault-b and elsewhere: access leaves vault-a")
+		updateWolConfig(ctx, wcName, func(wc *wolv1beta1.WolConfig) { wc.Spec.NamespaceSelectors = []string{"vault-b", "elsewhere"} })
+		Eventually(func() bool { return allowed(ctx, operatorNamespace, listenerSA, vmAccess("vault-a")) }, timeout, poll).Should(BeFalse())
+		expectAccess(ctx, operatorNamespace, listenerSA,
+			[]access{vmAccess("vault-b"), vmAccess("elsewhere")},
+			[]access{vmAccess("vault-a"), vmAccess(""), patchIn("vault-b")})
+
+		By("spec.directPatchFallback: patch VMs and their status, in the scope only")
+		updateWolConfig(ctx, wcName, func(wc *wolv1beta1.WolConfig) { wc.Spec.DirectPatchFallback = true })
+		Eventually(func() bool { return allowed(ctx, operatorNamespace, listenerSA, patchIn("vault-b")) }, timeout, poll).Should(BeTrue())
+		expectAccess(ctx, operatorNamespace, listenerSA,
+			[]access{patchIn("elsewhere"), {verb: "patch", group: kubevirtGroup, resource: "virtualmachines", subresource: "status", namespace: "vault-b", name: "x"}},
+			[]access{patchIn("vault-a"), patchIn(""), {verb: "update", group: kubevirtGroup, resource: "virtualmachines", namespace: "vault-b", name: "x"}})
+
+		By("every namespace in scope: one ClusterRoleBinding, and the RoleBindings go")
+		updateWolConfig(ctx, wcName, func(wc *wolv1beta1.WolConfig) {
+			wc.Spec.NamespaceSelectors = nil
+			wc.Spec.DirectPatchFallback = false
+		})
+		Eventually(func() bool { return allowed(ctx, operatorNamespace, listenerSA, vmAccess("")) }, timeout, poll).Should(BeTrue())
+		Eventually(func() bool { return allowed(ctx, operatorNamespace, listenerSA, patchIn("vault-b")) }, timeout, poll).Should(BeFalse())
+		for _, ns := range []string{"vault-b", "elsewhere"} {
+			Eventually(func() bool {
+				return apierrors.IsNotFound(admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "kubevirt-wol-listener-" + wcName + "-vms"}, &rbacv1.RoleBinding{}))
+			}, timeout, poll).Should(BeTrue(), "RoleBinding in %s", ns)
+		}
+
+		By("and back to the original scope")
+		updateWolConfig(ctx, wcName, func(wc *wolv1beta1.WolConfig) { wc.Spec.NamespaceSelectors = []string{"vault-a", "vault-b"} })
+		Eventually(func() bool { return allowed(ctx, operatorNamespace, listenerSA, vmAccess("")) }, timeout, poll).Should(BeFalse())
+		Expect(allowed(ctx, operatorNamespace, listenerSA, vmAccess("vault-a"))).To(BeTrue())
 	})
 
 	It("withdraws Secret access as soon as no VM or WolConfig needs it", func() {
@@ -290,6 +339,7 @@ var _ = Describe("Least privilege, proven with SubjectAccessReviews", Ordered, f
 			{verb: "create", group: rbacv1.GroupName, resource: "roles", namespace: "vault-a"},
 			{verb: "create", group: rbacv1.GroupName, resource: "rolebindings", namespace: "vault-a"},
 			{verb: "update", group: subresGroup, resource: "virtualmachines", subresource: "start", namespace: "vault-a", name: "x"},
+			{verb: "patch", group: kubevirtGroup, resource: "virtualmachines", namespace: "vault-a", name: "x"},
 			// Leader election, in its namespace only.
 			{verb: "update", group: "coordination.k8s.io", resource: "leases", namespace: operatorNamespace, name: LeaderElectionID},
 			{verb: "list", group: kubevirtGroup, resource: "virtualmachines"},

@@ -47,6 +47,10 @@ func ListenerName(wc *wolv1beta1.WolConfig) string { return "wol-listener-" + wc
 // listener: ClusterRole, ClusterRoleBinding and SecurityContextConstraints.
 func ListenerClusterName(wc *wolv1beta1.WolConfig) string { return "kubevirt-wol-listener-" + wc.Name }
 
+// ListenerVMsName names the ClusterRole of what a WolConfig's listener may do
+// to VirtualMachines, and the bindings that grant it in the WolConfig's scope.
+func ListenerVMsName(wc *wolv1beta1.WolConfig) string { return ListenerClusterName(wc) + "-vms" }
+
 // SelectorLabels select the listener pods of a WolConfig.
 func SelectorLabels(wc *wolv1beta1.WolConfig) map[string]string {
 	return map[string]string{

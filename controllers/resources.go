@@ -143,12 +143,14 @@ func BuildServiceAccount(wc *wolv1beta1.WolConfig, p Params) *corev1.ServiceAcco
 	}
 }
 
-// BuildClusterRole builds the listener's ClusterRole: exactly the rules
-// generated from the +kubebuilder:rbac markers of the listener's code, with
-// access to WolConfigs narrowed to this one, and on OpenShift the right to
-// use this WolConfig's SecurityContextConstraints.
+// BuildClusterRole builds the listener process's ClusterRole: exactly the
+// rules generated from the +kubebuilder:rbac markers of the listener process
+// (listenerrbac.ProcessRules), with access to WolConfigs narrowed to this
+// one, and on OpenShift the right to use this WolConfig's
+// SecurityContextConstraints. What the listener may do to VirtualMachines is
+// in BuildVMClusterRole.
 func BuildClusterRole(wc *wolv1beta1.WolConfig, p Params) *rbacv1.ClusterRole {
-	rules := listenerrbac.Rules()
+	rules := listenerrbac.ProcessRules()
 	for i := range rules {
 		if slices.Contains(rules[i].APIGroups, wolv1beta1.GroupVersion.Group) && slices.Contains(rules[i].Resources, "wolconfigs") {
 			rules[i].ResourceNames = []string{wc.Name}
@@ -174,17 +176,71 @@ func BuildClusterRoleBinding(wc *wolv1beta1.WolConfig, p Params) *rbacv1.Cluster
 	return &rbacv1.ClusterRoleBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "ClusterRoleBinding"},
 		ObjectMeta: objectMeta(wc, ListenerClusterName(wc), ""),
-		RoleRef: rbacv1.RoleRef{
-			APIGroup: rbacv1.GroupName,
-			Kind:     "ClusterRole",
-			Name:     ListenerClusterName(wc),
-		},
-		Subjects: []rbacv1.Subject{{
-			Kind:      rbacv1.ServiceAccountKind,
-			Name:      ListenerName(wc),
-			Namespace: p.Namespace,
-		}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ListenerClusterName(wc)},
+		Subjects:   listenerSubjects(wc, p),
 	}
+}
+
+// BuildVMClusterRole builds the ClusterRole of what the listener may do to
+// VirtualMachines: read them and their instances, call KubeVirt's start and
+// unpause subresources (exactly what `virtctl start` needs) and record
+// events (listenerrbac.VMRules); with spec.directPatchFallback also patch
+// them and their status (listenerrbac.DirectRules). It is bound in the
+// WolConfig's scope only: see VMNamespaces.
+func BuildVMClusterRole(wc *wolv1beta1.WolConfig, _ Params) *rbacv1.ClusterRole {
+	rules := listenerrbac.VMRules()
+	if wc.Spec.DirectPatchFallback {
+		rules = append(rules, listenerrbac.DirectRules()...)
+	}
+	return &rbacv1.ClusterRole{
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "ClusterRole"},
+		ObjectMeta: objectMeta(wc, ListenerVMsName(wc), ""),
+		Rules:      rules,
+	}
+}
+
+// VMNamespaces returns the namespaces of the WolConfig's scope (sorted), or
+// all == true when its scope is every namespace. Explicit mappings scope the
+// namespaces they name; the other modes spec.namespaceSelectors, or every
+// namespace when it is empty.
+func VMNamespaces(wc *wolv1beta1.WolConfig) (namespaces []string, all bool) {
+	if wc.Spec.DiscoveryMode == wolv1beta1.DiscoveryModeExplicit {
+		for _, m := range wc.Spec.ExplicitMappings {
+			namespaces = append(namespaces, m.Namespace)
+		}
+	} else if len(wc.Spec.NamespaceSelectors) == 0 {
+		return nil, true
+	} else {
+		namespaces = slices.Clone(wc.Spec.NamespaceSelectors)
+	}
+	slices.Sort(namespaces)
+	return slices.Compact(namespaces), false
+}
+
+// BuildVMClusterRoleBinding grants the VM ClusterRole in every namespace,
+// for a WolConfig whose scope is every namespace.
+func BuildVMClusterRoleBinding(wc *wolv1beta1.WolConfig, p Params) *rbacv1.ClusterRoleBinding {
+	return &rbacv1.ClusterRoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "ClusterRoleBinding"},
+		ObjectMeta: objectMeta(wc, ListenerVMsName(wc), ""),
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ListenerVMsName(wc)},
+		Subjects:   listenerSubjects(wc, p),
+	}
+}
+
+// BuildVMRoleBinding grants the VM ClusterRole in one namespace of the
+// WolConfig's scope.
+func BuildVMRoleBinding(wc *wolv1beta1.WolConfig, p Params, namespace string) *rbacv1.RoleBinding {
+	return &rbacv1.RoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "RoleBinding"},
+		ObjectMeta: objectMeta(wc, ListenerVMsName(wc), namespace),
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ListenerVMsName(wc)},
+		Subjects:   listenerSubjects(wc, p),
+	}
+}
+
+func listenerSubjects(wc *wolv1beta1.WolConfig, p Params) []rbacv1.Subject {
+	return []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: ListenerName(wc), Namespace: p.Namespace}}
 }
 
 // SecureOnNamespaces returns, sorted and without duplicates, the namespaces
@@ -223,16 +279,8 @@ func BuildSecureOnRoleBinding(wc *wolv1beta1.WolConfig, p Params, namespace stri
 	return &rbacv1.RoleBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "RoleBinding"},
 		ObjectMeta: objectMeta(wc, ListenerClusterName(wc), namespace),
-		RoleRef: rbacv1.RoleRef{
-			APIGroup: rbacv1.GroupName,
-			Kind:     "Role",
-			Name:     ListenerClusterName(wc),
-		},
-		Subjects: []rbacv1.Subject{{
-			Kind:      rbacv1.ServiceAccountKind,
-			Name:      ListenerName(wc),
-			Namespace: p.Namespace,
-		}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: ListenerClusterName(wc)},
+		Subjects:   listenerSubjects(wc, p),
 	}
 }
 

@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"slices"
 	"sync"
 	"time"
 
@@ -158,7 +157,8 @@ func (r *WolConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 			log.Info("Applied owned object", "kind", kindOf(obj), "name", obj.GetName(), "namespace", obj.GetNamespace())
 		}
 	}
-	if err := r.pruneSecureOnRBAC(ctx, a, wc, secureOn); err != nil {
+	desired := desiredObjects(wc, p, conflict == nil, secureOn)
+	if err := r.pruneRBAC(ctx, a, wc, desired); err != nil {
 		applyErrs = append(applyErrs, err)
 	}
 
@@ -200,19 +200,11 @@ func (r *WolConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 }
 
 // desiredObjects builds every object the WolConfig owns, for the APIs the
-// cluster serves; the Deployment only when the WolConfig may run a listener;
-// a Role and RoleBinding for the SecureOn Secret of each of secureOn (see
-// SecureOnNamespaces), Role first (a binding to a missing Role is refused).
+// cluster serves: the listener's identity and access (ListenerAccess), its
+// metrics Service, SCC and ServiceMonitor, and the Deployment only when the
+// WolConfig may run a listener.
 func desiredObjects(wc *wolv1beta1.WolConfig, p Params, withDeployment bool, secureOn []string) []client.Object {
-	objs := []client.Object{
-		BuildServiceAccount(wc, p),
-		BuildClusterRole(wc, p),
-		BuildClusterRoleBinding(wc, p),
-		BuildMetricsService(wc, p),
-	}
-	for _, ns := range secureOn {
-		objs = append(objs, BuildSecureOnRole(wc, p, ns), BuildSecureOnRoleBinding(wc, p, ns))
-	}
+	objs := append(ListenerAccess(wc, p, secureOn), BuildMetricsService(wc, p))
 	if p.OpenShift {
 		objs = append(objs, BuildSCC(wc, p))
 	}
@@ -225,36 +217,82 @@ func desiredObjects(wc *wolv1beta1.WolConfig, p Params, withDeployment bool, sec
 	return objs
 }
 
-// pruneSecureOnRBAC deletes the SecureOn Roles and RoleBindings of wc in
-// namespaces that no longer need them (keep), so that a listener keeps read
-// access to no Secret it does not need.
-func (r *WolConfigReconciler) pruneSecureOnRBAC(ctx context.Context, a applier, wc *wolv1beta1.WolConfig, keep []string) error {
+// ListenerAccess builds the listener's ServiceAccount and everything it is
+// granted: the process's ClusterRole and binding; the VM ClusterRole, bound
+// cluster-wide or in each namespace of the scope (see VMNamespaces); a Role
+// and RoleBinding for the SecureOn Secret of each of secureOn (see
+// SecureOnNamespaces). Roles come before their bindings (a binding to a
+// missing role is refused). Tests that run the listener's code use it to
+// grant exactly what the operator grants.
+func ListenerAccess(wc *wolv1beta1.WolConfig, p Params, secureOn []string) []client.Object {
+	objs := []client.Object{
+		BuildServiceAccount(wc, p),
+		BuildClusterRole(wc, p),
+		BuildClusterRoleBinding(wc, p),
+		BuildVMClusterRole(wc, p),
+	}
+	if namespaces, all := VMNamespaces(wc); all {
+		objs = append(objs, BuildVMClusterRoleBinding(wc, p))
+	} else {
+		for _, ns := range namespaces {
+			objs = append(objs, BuildVMRoleBinding(wc, p, ns))
+		}
+	}
+	for _, ns := range secureOn {
+		objs = append(objs, BuildSecureOnRole(wc, p, ns), BuildSecureOnRoleBinding(wc, p, ns))
+	}
+	return objs
+}
+
+// pruneRBAC deletes the Roles, RoleBindings and ClusterRoleBindings wc owns
+// that desired no longer has: SecureOn access in namespaces that no longer
+// need it, VM access in namespaces that left the scope, the cluster-wide VM
+// binding once the scope is a list of namespaces. A listener keeps no access
+// it does not need.
+func (r *WolConfigReconciler) pruneRBAC(ctx context.Context, a applier, wc *wolv1beta1.WolConfig, desired []client.Object) error {
+	type key struct{ kind, namespace, name string }
+	want := map[key]bool{}
+	for _, obj := range desired {
+		want[key{kindOf(obj), obj.GetNamespace(), obj.GetName()}] = true
+	}
 	owned := client.MatchingLabels{LabelInstance: wc.Name, LabelManagedBy: ManagedBy}
-	var objs []client.Object
+	type listed struct {
+		kind string
+		obj  client.Object
+	}
+	var objs []listed
 	roles := &rbacv1.RoleList{}
 	if err := r.List(ctx, roles, owned); err != nil {
 		return err
 	}
 	for i := range roles.Items {
-		objs = append(objs, &roles.Items[i])
+		objs = append(objs, listed{"Role", &roles.Items[i]})
 	}
 	bindings := &rbacv1.RoleBindingList{}
 	if err := r.List(ctx, bindings, owned); err != nil {
 		return err
 	}
 	for i := range bindings.Items {
-		objs = append(objs, &bindings.Items[i])
+		objs = append(objs, listed{"RoleBinding", &bindings.Items[i]})
+	}
+	clusterBindings := &rbacv1.ClusterRoleBindingList{}
+	if err := r.List(ctx, clusterBindings, owned); err != nil {
+		return err
+	}
+	for i := range clusterBindings.Items {
+		objs = append(objs, listed{"ClusterRoleBinding", &clusterBindings.Items[i]})
 	}
 	var errs []error
-	for _, obj := range objs {
-		if slices.Contains(keep, obj.GetNamespace()) || !metav1.IsControlledBy(obj, wc) {
+	for _, l := range objs {
+		obj := l.obj
+		if want[key{l.kind, obj.GetNamespace(), obj.GetName()}] || !metav1.IsControlledBy(obj, wc) {
 			continue
 		}
 		if _, err := a.deleteIfExists(ctx, obj); err != nil {
-			errs = append(errs, fmt.Errorf("deleting %T %s/%s: %w", obj, obj.GetNamespace(), obj.GetName(), err))
+			errs = append(errs, fmt.Errorf("deleting %s %s/%s: %w", l.kind, obj.GetNamespace(), obj.GetName(), err))
 			continue
 		}
-		logf.FromContext(ctx).Info("Deleted SecureOn access no longer needed", "kind", fmt.Sprintf("%T", obj),
+		logf.FromContext(ctx).Info("Deleted access no longer needed", "kind", l.kind,
 			"namespace", obj.GetNamespace(), "name", obj.GetName())
 	}
 	return errors.Join(errs...)

@@ -141,15 +141,33 @@ type WolConfigSpec struct {
 
 	// wakeDeadlineSeconds bounds how long the listener keeps trying to act
 	// on an admitted wake, counted from the moment the packet was received:
-	// while the API server is unreachable or answers with transient errors,
-	// the start is retried with backoff until then. A wake still not done
-	// at its deadline is abandoned, counted (wol_wakes_expired_total) and
-	// logged; it is never started later.
+	// while the API server or KubeVirt's virt-api is unreachable or answers
+	// with transient errors, the start is retried with backoff until then,
+	// and a VM that is still stopping (a guest shutting down within its
+	// grace period) is waited for until then. A wake still not done at its
+	// deadline is abandoned, counted (wol_wakes_expired_total) and logged;
+	// it is never started later. Set it above the longest
+	// terminationGracePeriodSeconds of the VMs in scope if a wake during a
+	// shutdown must start the VM once it is down.
 	// +kubebuilder:default=60
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=3600
 	// +optional
 	WakeDeadlineSeconds *int32 `json:"wakeDeadlineSeconds,omitempty"`
+
+	// directPatchFallback lets the listener start VMs by patching them —
+	// the very change virt-api's start subresource makes, with a
+	// precondition — on clusters where KubeVirt's subresource API
+	// (subresources.kubevirt.io/v1) is not registered at all. It grants the
+	// listener `patch` on virtualmachines and virtualmachines/status in its
+	// scope, which `virtctl start` never needs, so it is off by default:
+	// without it the listener can only call the start and unpause
+	// subresources, and a wake on such a cluster fails with reason
+	// SubresourceAPINotRegistered. A registered API that does not answer
+	// (virt-api restarting) is waited for within wakeDeadlineSeconds
+	// either way, never bypassed.
+	// +optional
+	DirectPatchFallback bool `json:"directPatchFallback,omitempty"`
 
 	// secureOn requires a SecureOn password in the magic packets that wake
 	// the VirtualMachines in scope. A VirtualMachine whose annotation

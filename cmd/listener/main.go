@@ -47,8 +47,6 @@ func main() {
 	flag.StringVar(&opts.NetNS, "netns", "",
 		"Network namespace standing for the node's host network (e.g. /run/netns/node-1): packet sockets and the "+
 			"metrics endpoint open there, API traffic stays in the process's. For tests and demos that simulate nodes on one machine.")
-	flag.DurationVar(&opts.Starter.StopTimeout, "stop-timeout", 0,
-		"How long a wake waits for a VM that is still stopping before giving up (default 60s).")
 	zo := zap.Options{}
 	zo.BindFlags(flag.CommandLine)
 	flag.Parse()

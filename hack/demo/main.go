@@ -16,9 +16,9 @@ limitations under the License.
 
 // Command demo runs kubevirt-wol end to end on this machine (`make demo`)
 // and tears it down again (`make demo-down`): a kwok cluster of real
-// control-plane binaries with simulated nodes, the operator and a listener as
-// local processes started with their pods' arguments, sample VMs, and a real
-// magic packet.
+// control-plane binaries with simulated nodes, real KubeVirt (virt-api and
+// virt-controller), the operator and a listener as local processes started
+// with their pods' arguments, sample VMs, and a real magic packet.
 package main
 
 import (
@@ -56,8 +56,11 @@ import (
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kwokcluster"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
@@ -147,9 +150,18 @@ func up() error {
 	privileged := netlab.Problem() == ""
 	start := time.Now()
 
+	if err := os.MkdirAll(filepath.Join(demoDir, "kubevirt"), 0o755); err != nil {
+		return err
+	}
+	kv, err := kubevirtcp.New(filepath.Join(demoDir, "kubevirt"), kubevirtcp.Options{Detached: true})
+	if err != nil {
+		return err
+	}
+
 	step(1, "Starting a local cluster (kwok, binary runtime)")
 	note("real etcd, kube-apiserver, kube-controller-manager and kube-scheduler from bin/; nodes and pods are SIMULATED by kwok (no container runs)")
-	cluster, err := kwokcluster.Create(ctx, bin, st.Workdir, clusterName, 2)
+	cluster, err := kwokcluster.Create(ctx, bin, st.Workdir, clusterName,
+		kwokcluster.Options{Nodes: 2, KubeVirtNodes: true, APIServerArgs: kv.APIServerArgs()})
 	if err != nil {
 		return err
 	}
@@ -167,15 +179,23 @@ func up() error {
 	}
 	note("cluster up in %s; 2 simulated nodes", time.Since(start).Round(time.Second))
 
-	step(2, "Installing the CRDs and the operator (kustomize build config/default)")
-	note("KubeVirt's VirtualMachine/VirtualMachineInstance CRDs are generated from kubevirt.io/api: there is NO KubeVirt here, so a started VM does not really boot")
-	crds, err := os.ReadFile(filepath.Join(bin, "crds", "kubevirt", "kubevirt.yaml"))
+	step(2, "Installing real KubeVirt %s: virt-api and virt-controller", kubevirtcp.Version())
+	note("as virt-operator installs it (KubeVirt's own CRDs, RBAC, APIServices and admission webhooks); both run as local processes, each as its ServiceAccount")
+	kvStart := time.Now()
+	err = kv.Start(ctx, admin)
+	if api, ctrl := kv.Processes(); api != nil && ctrl != nil {
+		st.PIDs = append(st.PIDs, api.Cmd.Process.Pid, ctrl.Cmd.Process.Pid)
+		if serr := saveState(st); serr != nil {
+			return serr
+		}
+	}
 	if err != nil {
 		return err
 	}
-	if err := kwokcluster.Apply(ctx, admin, crds, fieldOwner); err != nil {
-		return err
-	}
+	note("KubeVirt ready in %s: the start subresource is served through kube-apiserver", time.Since(kvStart).Round(time.Second))
+	note("there is NO virt-handler (it needs a real node with KVM): a started VM gets its VirtualMachineInstance and virt-launcher pod, scheduled on a simulated node, and stops at phase Scheduled")
+
+	step(3, "Installing the operator (kustomize build config/default)")
 	install, err := exec.Command(filepath.Join(bin, "kustomize"), "build", filepath.Join(root, "config", "default")).Output()
 	if err != nil {
 		return fmt.Errorf("kustomize build config/default: %w", err)
@@ -184,7 +204,7 @@ func up() error {
 		return err
 	}
 
-	step(3, "Running the operator as a local process, with its pod's arguments and ServiceAccount")
+	step(4, "Running the operator as a local process, with its pod's arguments and ServiceAccount")
 	opPod, err := waitPod(ctx, c, operatorNS, "control-plane=controller-manager", 1)
 	if err != nil {
 		return err
@@ -198,7 +218,7 @@ func up() error {
 	if err != nil {
 		return err
 	}
-	op, err := kwokcluster.Start(binary, args, env, filepath.Join(demoDir, "operator.log"), true)
+	op, err := proc.Start(binary, args, env, filepath.Join(demoDir, "operator.log"), true)
 	if err != nil {
 		return err
 	}
@@ -209,7 +229,7 @@ func up() error {
 	note("%s", op)
 	note("(only the probe and metrics addresses moved to free loopback ports: the process shares this machine's network)")
 
-	step(4, "Creating sample VirtualMachines")
+	step(5, "Creating sample VirtualMachines")
 	for _, ns := range []string{"production"} {
 		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			return err
@@ -226,13 +246,13 @@ func up() error {
 			return err
 		}
 		mac := "(none: KubeVirt would generate one at every start)"
-		if ifs := v.Spec.Template.Spec.Domain.Devices.Interfaces; ifs[0].MacAddress != "" {
+		if ifs := v.Spec.Template.Spec.Domain.Devices.Interfaces; len(ifs) > 0 && ifs[0].MacAddress != "" {
 			mac = ifs[0].MacAddress
 		}
 		note("%-12s %-16s runStrategy=%-8s mac=%s", v.Namespace, v.Name, *v.Spec.RunStrategy, mac)
 	}
 
-	step(5, "Applying the sample WolConfig (config/samples/wol_v1beta1_wolconfig_all.yaml)")
+	step(6, "Applying the sample WolConfig (config/samples/wol_v1beta1_wolconfig_all.yaml)")
 	wc := &wolv1beta1.WolConfig{}
 	data, err := os.ReadFile(filepath.Join(root, "config", "samples", "wol_v1beta1_wolconfig_all.yaml"))
 	if err != nil {
@@ -263,7 +283,7 @@ func up() error {
 	}
 	note("discoveryMode=%s namespaceSelectors=%v wolPorts=%v", wc.Spec.DiscoveryMode, wc.Spec.NamespaceSelectors, wc.Spec.WolPorts)
 
-	step(6, "Waiting for the operator's listener Deployment to be scheduled and Available")
+	step(7, "Waiting for the operator's listener Deployment to be scheduled and Available")
 	deployName := "wol-listener-" + wc.Name
 	if err := waitFor(ctx, 2*time.Minute, func() (bool, error) {
 		d := &appsv1.Deployment{}
@@ -280,7 +300,7 @@ func up() error {
 	}
 	note("Deployment %s/%s is Available: pod %s scheduled on %s (simulated)", operatorNS, deployName, pods[0].Name, pods[0].Spec.NodeName)
 
-	step(7, "Running the listener as a local process, with that pod's arguments and ServiceAccount")
+	step(8, "Running the listener as a local process, with that pod's arguments and ServiceAccount")
 	lkc := filepath.Join(demoDir, "listener.kubeconfig")
 	if err := cluster.ServiceAccountKubeconfig(ctx, operatorNS, deployName, lkc); err != nil {
 		return err
@@ -293,7 +313,7 @@ func up() error {
 	if err != nil {
 		return err
 	}
-	lst, err := kwokcluster.Start(binary, args, env, filepath.Join(demoDir, "listener.log"), true)
+	lst, err := proc.Start(binary, args, env, filepath.Join(demoDir, "listener.log"), true)
 	if err != nil {
 		return err
 	}
@@ -330,7 +350,7 @@ func up() error {
 	note("listener ready (sockets bound, VM index synced)")
 	note("WolConfig %s: Ready=True managedVMs=%d notWakeable=%v", wc.Name, wc.Status.ManagedVMs, wc.Status.NotWakeableVMs)
 
-	step(8, "Sending a real magic packet for %s (default/fedora-desktop)", demoMAC)
+	step(9, "Sending a real magic packet for %s (default/fedora-desktop)", demoMAC)
 	before := runStrategyOf(ctx, c, "default", "fedora-desktop")
 	sendCmd, err := sendMagic(lan, port, demoMAC)
 	if err != nil {
@@ -338,7 +358,7 @@ func up() error {
 	}
 	note("$ %s", sendCmd)
 
-	step(9, "What happened")
+	step(10, "What happened")
 	var after kubevirtv1.VirtualMachineRunStrategy
 	if err := waitFor(ctx, 30*time.Second, func() (bool, error) {
 		after = runStrategyOf(ctx, c, "default", "fedora-desktop")
@@ -351,7 +371,31 @@ func up() error {
 			note("listener log: %s", strings.TrimSpace(line))
 		}
 	}
-	note("VM default/fedora-desktop: runStrategy %s -> %s (what `virtctl start` does without virt-api)", before, after)
+	note("the listener called KubeVirt's start subresource (PUT /apis/subresources.kubevirt.io/v1/namespaces/default/virtualmachines/fedora-desktop/start), as `virtctl start` does;")
+	note("real virt-api set VM default/fedora-desktop's runStrategy %s -> %s", before, after)
+	vmi := &kubevirtv1.VirtualMachineInstance{}
+	if err := waitFor(ctx, 30*time.Second, func() (bool, error) {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "fedora-desktop"}, vmi); err != nil {
+			return false, client.IgnoreNotFound(err)
+		}
+		return vmi.Status.Phase == kubevirtv1.Scheduled, nil
+	}); err != nil {
+		return fmt.Errorf("no VirtualMachineInstance reached Scheduled: %w (see %s)", err, filepath.Join(demoDir, "kubevirt"))
+	}
+	vm := &kubevirtv1.VirtualMachine{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "fedora-desktop"}, vm); err != nil {
+		return err
+	}
+	note("real virt-controller created VirtualMachineInstance default/fedora-desktop: phase %s on node %s; the VM's status is %q",
+		vmi.Status.Phase, vmi.Status.NodeName, vm.Status.PrintableStatus)
+	launchers := &corev1.PodList{}
+	if err := c.List(ctx, launchers, client.InNamespace("default"), client.MatchingLabels{kubevirtv1.CreatedByLabel: string(vmi.UID)}); err != nil {
+		return err
+	}
+	for _, p := range launchers.Items {
+		note("its virt-launcher pod %s: %s on %s (SIMULATED by kwok; no virt-handler, so the instance stays Scheduled and no guest boots)",
+			p.Name, p.Status.Phase, p.Spec.NodeName)
+	}
 	events := &corev1.EventList{}
 	if err := c.List(ctx, events, client.InNamespace("default")); err != nil {
 		return err
@@ -381,9 +425,9 @@ func up() error {
 		}
 	}
 
-	step(10, "The demo keeps running (took %s). Try more:", time.Since(start).Round(time.Second))
+	step(11, "The demo keeps running (took %s). Try more:", time.Since(start).Round(time.Second))
 	fmt.Printf("    export KUBECONFIG=%s PATH=%s:$PATH\n", cluster.Kubeconfig, bin)
-	fmt.Println("    kubectl get wolconfig,vm -A")
+	fmt.Println("    kubectl get wolconfig,vm,vmi -A")
 	fmt.Println("    kubectl get wolconfig wol-config -o yaml      # status: conditions, managedVMs, notWakeableVMs")
 	if lan != nil {
 		fmt.Printf("    sudo ip netns exec %s wakeonlan -i %s 52:54:00:ab:cd:01   # wakes production/db-replica\n", lan.Host("sender").NS, netlab.Broadcast)
@@ -398,15 +442,11 @@ func up() error {
 }
 
 func sampleVM(ns, name, mac string, strategy kubevirtv1.VirtualMachineRunStrategy) *kubevirtv1.VirtualMachine {
-	v := &kubevirtv1.VirtualMachine{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: kubevirtv1.VirtualMachineSpec{
-			RunStrategy: ptr.To(strategy),
-			Template:    &kubevirtv1.VirtualMachineInstanceTemplateSpec{},
-		},
+	opts := []vmfixture.Option{vmfixture.RunStrategy(strategy)}
+	if mac != "" {
+		opts = append(opts, vmfixture.MACs(mac))
 	}
-	v.Spec.Template.Spec.Domain.Devices.Interfaces = []kubevirtv1.Interface{{Name: "default", MacAddress: mac}}
-	return v
+	return vmfixture.New(ns, name, opts...)
 }
 
 func runStrategyOf(ctx context.Context, c client.Client, ns, name string) kubevirtv1.VirtualMachineRunStrategy {
@@ -512,6 +552,30 @@ func waitPod(ctx context.Context, c client.Client, ns, selector string, n int) (
 	return pods, err
 }
 
+// stopProcesses sends SIGTERM to each process, waits up to 10 s for all of
+// them to end, and kills those still running.
+func stopProcesses(pids []int) {
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	alive := func() []int {
+		var out []int
+		for _, pid := range pids {
+			if syscall.Kill(pid, 0) == nil {
+				out = append(out, pid)
+			}
+		}
+		return out
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(alive()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, pid := range alive() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
 func waitFor(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -547,11 +611,7 @@ func down() error {
 	if err := json.Unmarshal(data, st); err != nil {
 		return err
 	}
-	for _, pid := range st.PIDs {
-		if p, err := os.FindProcess(pid); err == nil {
-			_ = p.Signal(syscall.SIGTERM)
-		}
-	}
+	stopProcesses(st.PIDs)
 	if st.Kubeconfig != "" {
 		c := &kwokcluster.Cluster{Name: clusterName, Workdir: st.Workdir, Kubeconfig: st.Kubeconfig, Bin: bin}
 		if err := c.Delete(); err != nil {

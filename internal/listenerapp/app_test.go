@@ -48,7 +48,9 @@ import (
 	"github.com/gpillon/kubevirt-wol/controllers"
 	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
 )
 
 const ns = "kubevirt-wol-system"
@@ -58,11 +60,12 @@ var (
 	adminCfg *rest.Config
 	admin    client.Client
 	lan      *netlab.LAN
+	kv       *kubevirtcp.ControlPlane
 )
 
 func TestListenerApp(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "Listener process (real kube-apiserver, real sockets, real WoL senders)")
+	RunSpecs(t, "Listener process (real kube-apiserver, real KubeVirt virt-api and virt-controller, real sockets, real WoL senders)")
 }
 
 var _ = BeforeSuite(func() {
@@ -85,11 +88,19 @@ var _ = BeforeSuite(func() {
 	Expect(kubevirtv1.AddToScheme(scheme)).To(Succeed())
 	Expect(wolv1beta1.AddToScheme(scheme)).To(Succeed())
 
-	var err error
-	env, adminCfg, err = testenv.Start(testenv.Options{})
+	dir, err := os.MkdirTemp("", "listenerapp-kubevirt-")
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(os.RemoveAll, dir)
+	kv, err = kubevirtcp.New(dir, kubevirtcp.Options{})
+	Expect(err).NotTo(HaveOccurred())
+	env, adminCfg, err = testenv.Start(testenv.Options{APIServerArgs: kv.APIServerArgs()})
 	Expect(err).NotTo(HaveOccurred())
 	admin, err = client.New(adminCfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
+	// Real virt-api and virt-controller: wakes go through KubeVirt's start
+	// subresource, as on a cluster (no scheduler here: instances stay in
+	// phase Scheduling).
+	Expect(kv.Start(context.Background(), adminCfg)).To(Succeed())
 
 	// "intruder" is a host of the LAN outside the allow-lists.
 	lan, err = netlab.New("node", "sender", "intruder")
@@ -101,6 +112,9 @@ var _ = BeforeSuite(func() {
 var _ = AfterSuite(func() {
 	if lan != nil {
 		lan.Close()
+	}
+	if kv != nil {
+		kv.Stop()
 	}
 	if env != nil {
 		Expect(env.Stop()).To(Succeed())
@@ -114,15 +128,16 @@ func create(ctx context.Context, objs ...client.Object) {
 }
 
 func haltedVM(namespace, name, mac string) *kubevirtv1.VirtualMachine {
-	v := &kubevirtv1.VirtualMachine{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
-		Spec: kubevirtv1.VirtualMachineSpec{
-			RunStrategy: ptr.To(kubevirtv1.RunStrategyHalted),
-			Template:    &kubevirtv1.VirtualMachineInstanceTemplateSpec{},
-		},
+	return vmfixture.New(namespace, name, vmfixture.MACs(mac))
+}
+
+// grantAccess gives the listener of wc what the operator grants it (see
+// controllers.ListenerAccess), as the operator would when wc changes.
+func grantAccess(ctx context.Context, wc *wolv1beta1.WolConfig, secureOn ...string) {
+	GinkgoHelper()
+	for _, obj := range controllers.ListenerAccess(wc, controllers.Params{Namespace: ns}, secureOn) {
+		Expect(client.IgnoreAlreadyExists(admin.Create(ctx, obj))).To(Succeed())
 	}
-	v.Spec.Template.Spec.Domain.Devices.Interfaces = []kubevirtv1.Interface{{Name: "default", MacAddress: mac}}
-	return v
 }
 
 func runStrategy(ctx context.Context, namespace, name string) func() kubevirtv1.VirtualMachineRunStrategy {
@@ -160,11 +175,9 @@ var _ = Describe("The listener process", Ordered, func() {
 			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "other"}},
 			wc,
 		)
-		// The listener runs as the ServiceAccount and ClusterRole the
-		// operator gives it (the role is narrowed to this WolConfig's name).
-		params := controllers.Params{Namespace: ns}
-		create(ctx, controllers.BuildServiceAccount(wc, params), controllers.BuildClusterRole(wc, params),
-			controllers.BuildClusterRoleBinding(wc, params))
+		// The listener runs as the ServiceAccount, with the access, the
+		// operator gives it (narrowed to this WolConfig and its scope).
+		grantAccess(ctx, wc)
 
 		logger := zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true))
 		var err error
@@ -226,6 +239,7 @@ var _ = Describe("The listener process", Ordered, func() {
 		wc := &wolv1beta1.WolConfig{}
 		Expect(admin.Get(ctx, client.ObjectKey{Name: "lab"}, wc)).To(Succeed())
 		wc.Spec.NamespaceSelectors = []string{"lab", "other"}
+		grantAccess(ctx, wc) // the operator's part
 		Expect(admin.Update(ctx, wc)).To(Succeed())
 		Eventually(func() kubevirtv1.VirtualMachineRunStrategy {
 			wakeonlan(40009, "52:54:00:aa:00:03")

@@ -27,10 +27,12 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	kubevirtv1 "kubevirt.io/api/core/v1"
+	"kubevirt.io/client-go/kubevirt"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/cutproxy"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
@@ -129,9 +131,11 @@ var _ = Describe("API server unavailable for 10 s while a wake is processed", Or
 	})
 })
 
-// A listener restarted while its VMs run starts nothing by itself, and a
-// packet for a running VM changes nothing.
-var _ = Describe("Listener restart with VMs already running", Ordered, func() {
+// A listener restarted while its VMs have been started starts nothing by
+// itself, and a packet for a started VM changes nothing. (Their instances,
+// created by real virt-controller, stay in phase Scheduling: envtest has no
+// scheduler and no node.)
+var _ = Describe("Listener restart with VMs already started", Ordered, func() {
 	ctx := context.Background()
 	wc := &wolv1beta1.WolConfig{ObjectMeta: metav1.ObjectMeta{Name: "restart"}, Spec: wolv1beta1.WolConfigSpec{
 		NamespaceSelectors: []string{"restart"}, WolPorts: []int32{40211},
@@ -141,31 +145,40 @@ var _ = Describe("Listener restart with VMs already running", Ordered, func() {
 		namespaces(ctx, "restart")
 		running := []string{"always", "manual", "woken"}
 		create(ctx, haltedVM("restart", "halted", "52:54:00:0c:00:01"))
+		kubevirtClient, err := kubevirt.NewForConfig(adminCfg)
+		Expect(err).NotTo(HaveOccurred())
 		for i, name := range running {
-			v := haltedVM("restart", name, fmt.Sprintf("52:54:00:0c:01:%02x", i))
-			v.Spec.RunStrategy = ptr.To(kubevirtv1.RunStrategyAlways)
+			strategy := kubevirtv1.RunStrategyAlways
 			if name == "manual" {
-				v.Spec.RunStrategy = ptr.To(kubevirtv1.RunStrategyManual)
+				strategy = kubevirtv1.RunStrategyManual
 			}
-			create(ctx, v, &kubevirtv1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{Namespace: "restart", Name: name}})
-			vmi := &kubevirtv1.VirtualMachineInstance{}
-			Expect(admin.Get(ctx, client.ObjectKey{Namespace: "restart", Name: name}, vmi)).To(Succeed())
-			vmi.Status.Phase = kubevirtv1.Running
-			Expect(admin.Status().Update(ctx, vmi)).To(Succeed())
+			create(ctx, vmfixture.New("restart", name, vmfixture.RunStrategy(strategy), vmfixture.MACs(fmt.Sprintf("52:54:00:0c:01:%02x", i))))
+			if name == "manual" {
+				Expect(kubevirtClient.KubevirtV1().VirtualMachines("restart").Start(ctx, name, &kubevirtv1.StartOptions{})).To(Succeed())
+			}
+			Eventually(func() kubevirtv1.VirtualMachineInstancePhase {
+				vmi, err := kubevirtClient.KubevirtV1().VirtualMachineInstances("restart").Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					return ""
+				}
+				return vmi.Status.Phase
+			}, 30*time.Second).Should(Equal(kubevirtv1.Scheduling), "virt-controller creates the instance of %s", name)
 		}
+		// What a start would change: the run strategy and pending requests
+		// (virt-controller rewrites the rest of the status all the time).
 		versions := func() map[string]string {
 			out := map[string]string{}
 			for _, name := range append(running, "halted") {
 				v := &kubevirtv1.VirtualMachine{}
 				Expect(admin.Get(ctx, client.ObjectKey{Namespace: "restart", Name: name}, v)).To(Succeed())
-				out[name] = v.ResourceVersion
+				out[name] = fmt.Sprintf("%s %v", *v.Spec.RunStrategy, v.Status.StateChangeRequests)
 			}
 			return out
 		}
 
 		first := startApp(ctx, wc, appOptions{})
-		sendUDP("sender", 40211, wol.AppendMagic(nil, mustMAC("52:54:00:0c:01:02"), nil)) // "woken" runs already
-		Eventually(func() float64 { return first.metric("wol_vm_start_outcomes_total", "outcome", "already_running") }, 10*time.Second).
+		sendUDP("sender", 40211, wol.AppendMagic(nil, mustMAC("52:54:00:0c:01:02"), nil)) // "woken" is started already
+		Eventually(func() float64 { return first.metric("wol_vm_start_outcomes_total", "outcome", "already_starting") }, 10*time.Second).
 			Should(Equal(1.0))
 		before := versions()
 		first.stop()
@@ -177,9 +190,9 @@ var _ = Describe("Listener restart with VMs already running", Ordered, func() {
 		Expect(second.metric("wol_vm_start_outcomes_total")).To(BeZero())
 		Expect(second.metric("wol_managed_vms")).To(Equal(4.0))
 
-		By("a packet for a running VM after the restart is handled as such")
+		By("a packet for a started VM after the restart is handled as such")
 		sendUDP("sender", 40211, wol.AppendMagic(nil, mustMAC("52:54:00:0c:01:00"), nil))
-		Eventually(func() float64 { return second.metric("wol_vm_start_outcomes_total", "outcome", "already_running") }, 10*time.Second).
+		Eventually(func() float64 { return second.metric("wol_vm_start_outcomes_total", "outcome", "already_starting") }, 10*time.Second).
 			Should(Equal(1.0))
 		Expect(second.writes.count()).To(BeZero())
 		Expect(versions()).To(Equal(before))

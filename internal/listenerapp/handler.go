@@ -79,10 +79,14 @@ var refusalNames = [numRefusals]string{"", "password_missing", "password_wrong",
 type policy struct {
 	deadline    time.Duration
 	secureOnKey string // WolConfig-wide password key; "" for none
+	startAPI    vmstarter.APIMode
 }
 
 func policyOf(spec wolv1beta1.WolConfigSpec) *policy {
-	p := &policy{deadline: DefaultWakeDeadline}
+	p := &policy{deadline: DefaultWakeDeadline, startAPI: vmstarter.APISubresource}
+	if spec.DirectPatchFallback {
+		p.startAPI = vmstarter.APIFallback
+	}
 	if spec.WakeDeadlineSeconds != nil && *spec.WakeDeadlineSeconds > 0 {
 		p.deadline = time.Duration(*spec.WakeDeadlineSeconds) * time.Second
 	}
@@ -162,8 +166,9 @@ func newWakeHandler(index *vmindex.Index, starter *vmstarter.Starter, kube *kube
 // from now on.
 func (h *wakeHandler) setPolicy(spec wolv1beta1.WolConfigSpec) {
 	p := policyOf(spec)
+	h.starter.SetAPI(p.startAPI)
 	if old := h.policy.Swap(p); *old != *p {
-		h.log.Info("Wake policy set", "deadline", p.deadline, "secureOnKey", p.secureOnKey != "")
+		h.log.Info("Wake policy set", "deadline", p.deadline, "secureOnKey", p.secureOnKey != "", "startAPI", p.startAPI.String())
 	}
 }
 

@@ -120,13 +120,7 @@ func startApp(ctx context.Context, wc *wolv1beta1.WolConfig, o appOptions) *runn
 		create(ctx, wc)
 	}
 	Expect(admin.Get(ctx, client.ObjectKeyFromObject(wc), wc)).To(Succeed())
-	params := controllers.Params{Namespace: ns}
-	objs := []client.Object{controllers.BuildServiceAccount(wc, params), controllers.BuildClusterRole(wc, params),
-		controllers.BuildClusterRoleBinding(wc, params)}
-	for _, n := range o.secureOnNamespaces {
-		objs = append(objs, controllers.BuildSecureOnRole(wc, params, n), controllers.BuildSecureOnRoleBinding(wc, params, n))
-	}
-	for _, obj := range objs {
+	for _, obj := range controllers.ListenerAccess(wc, controllers.Params{Namespace: ns}, o.secureOnNamespaces) {
 		if err := admin.Create(ctx, obj); err != nil {
 			Expect(client.IgnoreAlreadyExists(err)).To(Succeed())
 		}

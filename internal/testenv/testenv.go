@@ -21,12 +21,19 @@ limitations under the License.
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
@@ -36,8 +43,8 @@ type Options struct {
 	OpenShift bool
 	// Monitoring installs the monitoring.coreos.com ServiceMonitor CRD.
 	Monitoring bool
-	// WithoutKubeVirt leaves out the KubeVirt VirtualMachine and
-	// VirtualMachineInstance CRDs.
+	// WithoutKubeVirt leaves out KubeVirt's CRDs (as KubeVirt's install
+	// strategy generates them, bin/kubevirt/crds).
 	WithoutKubeVirt bool
 	// APIServerArgs are extra kube-apiserver flags, "--name" -> values.
 	APIServerArgs map[string][]string
@@ -55,6 +62,10 @@ func RepoRoot() string {
 // BinDir is the folder the Makefile builds tools and test assets into.
 func BinDir() string { return filepath.Join(RepoRoot(), "bin") }
 
+// KubeVirtCRDDir holds KubeVirt's CRDs, one JSON file each, as KubeVirt's
+// own install strategy generates them (`make kubevirt`).
+func KubeVirtCRDDir() string { return filepath.Join(BinDir(), "kubevirt", "crds") }
+
 // CRDPaths returns the CRD files and folders for opts, or an error that says
 // how to build what is missing.
 func CRDPaths(opts Options) ([]string, error) {
@@ -62,7 +73,7 @@ func CRDPaths(opts Options) ([]string, error) {
 	crds := filepath.Join(BinDir(), "crds")
 	paths := []string{filepath.Join(root, "config", "crd", "bases")}
 	if !opts.WithoutKubeVirt {
-		paths = append(paths, filepath.Join(crds, "kubevirt", "kubevirt.yaml"))
+		paths = append(paths, KubeVirtCRDDir())
 	}
 	if opts.OpenShift {
 		paths = append(paths, filepath.Join(crds, "openshift", "securitycontextconstraints.yaml"))
@@ -125,4 +136,33 @@ func Impersonate(cfg *rest.Config, namespace, name string) *rest.Config {
 		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
 	}
 	return c
+}
+
+// ServiceAccountKubeconfig writes a kubeconfig for the ServiceAccount
+// namespace/name of the API server admin reaches (a token from the
+// TokenRequest API, valid for a day) to path, so a local process acts with
+// exactly that account's identity and RBAC, as in a pod.
+func ServiceAccountKubeconfig(ctx context.Context, admin *rest.Config, namespace, name, path string) error {
+	kube, err := kubernetes.NewForConfig(admin)
+	if err != nil {
+		return err
+	}
+	tr, err := kube.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](24 * 3600)},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("token for %s/%s: %w", namespace, name, err)
+	}
+	ca := admin.CAData
+	if len(ca) == 0 && admin.CAFile != "" {
+		if ca, err = os.ReadFile(admin.CAFile); err != nil {
+			return err
+		}
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["test"] = &clientcmdapi.Cluster{Server: admin.Host, CertificateAuthorityData: ca}
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	cfg.Contexts["default"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: name, Namespace: namespace}
+	cfg.CurrentContext = "default"
+	return clientcmd.WriteToFile(*cfg, path)
 }

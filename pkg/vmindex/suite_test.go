@@ -68,7 +68,7 @@ var _ = BeforeSuite(func() {
 	adminCS, err = kubernetes.NewForConfig(admin)
 	Expect(err).NotTo(HaveOccurred())
 
-	cfg, err := rbac.RunAs(suiteCtx, admin, rbac.ListenerRole(), "kubevirt-wol", "listener")
+	cfg, err := rbac.RunAs(suiteCtx, admin, rbac.ListenerRole(false), "kubevirt-wol", "listener")
 	Expect(err).NotTo(HaveOccurred())
 	listenerKV, err = kubevirt.NewForConfig(cfg)
 	Expect(err).NotTo(HaveOccurred())

@@ -25,18 +25,19 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubevirtv1 "kubevirt.io/api/core/v1"
 )
 
 // probeTimeout bounds one discovery request: a probe that gets no answer in
-// time changes nothing (see subresourcesServed).
+// time changes nothing (see registered).
 const probeTimeout = 10 * time.Second
 
-// probe caches whether the cluster serves KubeVirt's subresource API.
+// probe caches whether the cluster registers KubeVirt's subresource API.
 type probe struct {
-	mu     sync.Mutex
-	known  bool
-	served bool
-	at     time.Time
+	mu         sync.Mutex
+	known      bool
+	registered bool
+	at         time.Time
 }
 
 func (p *probe) invalidate() {
@@ -45,61 +46,68 @@ func (p *probe) invalidate() {
 	p.mu.Unlock()
 }
 
-// path returns how to act now: the subresource API or direct patches.
-func (s *Starter) path() Path {
-	switch s.opts.API {
+// path returns how to act on vm now: the subresource API or direct patches.
+func (s *Starter) path(ctx context.Context, _ *kubevirtv1.VirtualMachine) (Path, error) {
+	switch APIMode(s.api.Load()) {
 	case APISubresource:
-		return PathSubresource
+		return PathSubresource, nil
 	case APIDirect:
-		return PathDirect
+		return PathDirect, nil
 	}
-	if s.subresourcesServed() {
-		return PathSubresource
+	registered, err := s.registered(ctx)
+	if err != nil || registered {
+		// No answer is not "not registered": use the API, whose own errors
+		// are retried.
+		return PathSubresource, nil
 	}
-	return PathDirect
+	return PathDirect, nil
 }
 
-// SubresourcesServed reports whether the cluster serves KubeVirt's
-// subresource API with the start subresource, as the starter currently
-// believes (probing discovery if its last answer is stale). With APIDirect
-// or APISubresource it reports the forced choice.
-func (s *Starter) SubresourcesServed() bool { return s.path() == PathSubresource }
+// SubresourcesServed reports whether the starter currently believes the
+// cluster registers KubeVirt's subresource API (probing discovery if its
+// last answer is stale). With APIDirect or APISubresource it reports the
+// forced choice.
+func (s *Starter) SubresourcesServed() bool {
+	p, _ := s.path(context.Background(), nil)
+	return p == PathSubresource
+}
 
-// subresourcesServed probes discovery. A positive answer is kept until
-// invalidated (a 404 or 503 from the API); a negative one for ProbeInterval.
-// A probe that gets no answer changes nothing (and says "not served" when
-// nothing is known yet, so the call goes on with direct patches, which fail
-// the same way and are retried). Concurrent callers wait for one probe.
-func (s *Starter) subresourcesServed() bool {
+// registered probes discovery for KubeVirt's subresource API:
+// GET /apis/subresources.kubevirt.io/v1. A 404 means the API is not
+// registered (trusted for ProbeInterval); a list with virtualmachines/start
+// means it is (trusted until a 404 from the API invalidates it). Anything
+// else — 503 while virt-api is down, an unreachable API server — is no
+// answer: the last one is kept, and without one the API is assumed
+// registered, so that an outage is waited for rather than bypassed.
+// Concurrent callers wait for one probe.
+func (s *Starter) registered(ctx context.Context) (bool, error) {
 	p := &s.probe
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.known && (p.served || time.Since(p.at) < s.opts.ProbeInterval) {
-		return p.served
+	if p.known && (p.registered || time.Since(p.at) < s.opts.ProbeInterval) {
+		return p.registered, nil
 	}
-	list, err := s.discover()
+	list, err := s.discover(ctx)
 	if err != nil && !apierrors.IsNotFound(err) {
-		// No answer (the API server is unreachable, overloaded...) is not
-		// a "not served": keep what was known, and ask again next time.
-		s.log.Info("discovery of KubeVirt's subresource API failed, keeping the last answer for now",
-			"groupVersion", SubresourceGroupVersion, "lastAnswer", p.served, "error", err.Error())
-		return p.known && p.served
+		s.log.Info("discovery of KubeVirt's subresource API got no answer, assuming it registered for now",
+			"groupVersion", SubresourceGroupVersion, "error", err.Error())
+		return !p.known || p.registered, err
 	}
-	served := err == nil && slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool {
+	registered := err == nil && slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool {
 		return r.Name == "virtualmachines/start"
 	})
-	if !p.known || p.served != served {
-		s.log.Info("KubeVirt subresource API probed", "groupVersion", SubresourceGroupVersion, "served", served)
+	if !p.known || p.registered != registered {
+		s.log.Info("KubeVirt subresource API probed", "groupVersion", SubresourceGroupVersion, "registered", registered)
 	}
-	p.known, p.served, p.at = true, served, time.Now()
-	return served
+	p.known, p.registered, p.at = true, registered, time.Now()
+	return registered, nil
 }
 
 // discover reads the resources of KubeVirt's subresource API, as
 // discovery.ServerResourcesForGroupVersion does, through the typed client's
-// REST client (a 404 when the group version is not served).
-func (s *Starter) discover() (*metav1.APIResourceList, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+// REST client (a 404 when the group version is not registered).
+func (s *Starter) discover(ctx context.Context) (*metav1.APIResourceList, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
 	defer cancel()
 	body, err := s.client.RESTClient().Get().AbsPath("/apis", SubresourceGroupVersion).DoRaw(ctx)
 	if err != nil {

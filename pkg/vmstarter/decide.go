@@ -68,20 +68,21 @@ type Decision struct {
 //
 //   - a VirtualMachine being deleted, or with an invalid run strategy, is
 //     refused;
-//   - a VirtualMachine that is stopping (its instance is being deleted, its
-//     printable status is Stopping, its run strategy is Halted while an
-//     instance still runs, or its last pending state change request is a
-//     Stop) is waited for: starting it now would be refused by KubeVirt, and
-//     dropping the wake would lose it;
+//   - a VirtualMachine that is stopping (its instance, finished or not, is
+//     being deleted; its printable status is Stopping or its run strategy
+//     Halted while an instance still runs; or its last pending state change
+//     request is a Stop) is waited for: starting it now would be refused by
+//     KubeVirt, and dropping the wake would lose it;
 //   - an instance that is running is left alone, or unpaused if it is
 //     paused; one that is being created or scheduled is a start under way;
 //   - ManualRecoveryRequired is refused, a pending Start request is a start
 //     under way;
 //   - then per run strategy: Halted (or running: false), Manual and
-//     RerunOnFailure are started; RerunOnFailure after a failed run is
-//     refused; Always (or running: true) is started by KubeVirt itself;
-//     Once is started by KubeVirt itself, or refused once it has run;
-//     WaitAsReceiver is refused.
+//     RerunOnFailure are started, except RerunOnFailure after a failed
+//     run, which KubeVirt restarts by itself, as it starts Always (or
+//     running: true); Once is started by KubeVirt itself, or refused once
+//     it has run; WaitAsReceiver gets its receiving instance from KubeVirt
+//     itself, and is refused once that has finished.
 func Decide(vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.VirtualMachineInstance) Decision {
 	if vm.DeletionTimestamp != nil {
 		return refuse(ReasonVMTerminating, "the VirtualMachine is being deleted")
@@ -117,7 +118,10 @@ func Decide(vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.VirtualMachineInstanc
 		return Decision{Action: ActionStart}
 	case kubevirtv1.RunStrategyRerunOnFailure:
 		if vmi != nil && vmi.Status.Phase == kubevirtv1.Failed {
-			return refuse(ReasonRerunOnFailureAfterFailure, "RerunOnFailure does not support starting a VirtualMachine whose last run failed")
+			// virt-api answers 409 ("does not support starting VM from
+			// failed state"), but virt-controller restarts such a
+			// VirtualMachine by itself: it is starting.
+			return none(AlreadyStarting, "run strategy RerunOnFailure: KubeVirt restarts the VirtualMachine after its failed run by itself")
 		}
 		return Decision{Action: ActionStart}
 	case kubevirtv1.RunStrategyAlways:
@@ -128,6 +132,9 @@ func Decide(vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.VirtualMachineInstanc
 		}
 		return refuse(ReasonOnceCompleted, "run strategy Once: the VirtualMachine has already run")
 	case kubevirtv1.RunStrategyWaitAsReceiver:
+		if vmi == nil {
+			return none(AlreadyStarting, "run strategy WaitAsReceiver: KubeVirt creates the instance that receives the migration by itself")
+		}
 		return refuse(ReasonWaitAsReceiver, "run strategy WaitAsReceiver: the VirtualMachine waits for an incoming migration")
 	default:
 		return refuse(ReasonInvalidRunStrategy, "unknown run strategy "+string(rs))
@@ -145,12 +152,19 @@ func isStopping(vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.VirtualMachineIns
 	if last, ok := lastRequest(vm); ok && last == kubevirtv1.StopRequest {
 		return true
 	}
-	if vmi == nil || vmi.IsFinal() {
+	if vmi == nil {
 		return false
 	}
-	return vmi.DeletionTimestamp != nil ||
-		vm.Status.PrintableStatus == kubevirtv1.VirtualMachineStatusStopping ||
-		rs == kubevirtv1.RunStrategyHalted
+	// An instance being deleted is going away, finished or not: wait for
+	// it. (virt-api would take a start for a finished one at once for some
+	// strategies, but virt-controller restarts nothing that is being
+	// deleted — a RerunOnFailure VM's failed instance among them — so
+	// deciding on it would lose the wake.)
+	if vmi.DeletionTimestamp != nil {
+		return true
+	}
+	return !vmi.IsFinal() && (vm.Status.PrintableStatus == kubevirtv1.VirtualMachineStatusStopping ||
+		rs == kubevirtv1.RunStrategyHalted)
 }
 
 func lastRequest(vm *kubevirtv1.VirtualMachine) (kubevirtv1.StateChangeRequestAction, bool) {

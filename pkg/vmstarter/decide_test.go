@@ -17,66 +17,26 @@ limitations under the License.
 package vmstarter_test
 
 import (
-	"encoding/json"
-	"errors"
 	"net/netip"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
+	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
 	"github.com/gpillon/kubevirt-wol/pkg/vmstarter"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
-// strategy is how a test VM selects its run strategy.
-type strategy struct {
-	name    string
-	rs      kubevirtv1.VirtualMachineRunStrategy // "" with running set
-	running *bool
-}
+// The pure tests of Decide: every strategy × instance state, with instances
+// built by hand (the table in twins_test.go checks the same rules against
+// real KubeVirt).
 
-var strategies = []strategy{
-	{name: "Always", rs: kubevirtv1.RunStrategyAlways},
-	{name: "Halted", rs: kubevirtv1.RunStrategyHalted},
-	{name: "Manual", rs: kubevirtv1.RunStrategyManual},
-	{name: "RerunOnFailure", rs: kubevirtv1.RunStrategyRerunOnFailure},
-	{name: "Once", rs: kubevirtv1.RunStrategyOnce},
-	{name: "WaitAsReceiver", rs: kubevirtv1.RunStrategyWaitAsReceiver},
-	{name: "running=true", running: ptr.To(true)},
-	{name: "running=false", running: ptr.To(false)},
-}
+func pureVM(s strategy) *kubevirtv1.VirtualMachine { return vmfixture.New("ns", "vm", s.option()) }
 
-func (s strategy) apply(vm *kubevirtv1.VirtualMachine) {
-	if s.running != nil {
-		vm.Spec.Running = ptr.To(*s.running)
-		return
-	}
-	rs := s.rs
-	vm.Spec.RunStrategy = &rs
-}
-
-// instance states of the table.
-const (
-	stNone      = "none"
-	stRunning   = "Running"
-	stPaused    = "Paused"
-	stSucceeded = "Succeeded"
-	stFailed    = "Failed"
-	stStopping  = "stopping"
-)
-
-var instanceStates = []string{stNone, stRunning, stPaused, stSucceeded, stFailed, stStopping}
-
-func pureVM(s strategy) *kubevirtv1.VirtualMachine {
-	vm := &kubevirtv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "vm"}}
-	s.apply(vm)
-	return vm
-}
-
+// pureVMI is an instance in state (see observe), or nil for none.
 func pureVMI(state string) *kubevirtv1.VirtualMachineInstance {
 	if state == stNone {
 		return nil
@@ -88,10 +48,8 @@ func pureVMI(state string) *kubevirtv1.VirtualMachineInstance {
 	case stPaused:
 		vmi.Status.Phase = kubevirtv1.Running
 		vmi.Status.Conditions = []kubevirtv1.VirtualMachineInstanceCondition{{Type: kubevirtv1.VirtualMachineInstancePaused, Status: corev1.ConditionTrue}}
-	case stSucceeded:
-		vmi.Status.Phase = kubevirtv1.Succeeded
-	case stFailed:
-		vmi.Status.Phase = kubevirtv1.Failed
+	default:
+		vmi.Status.Phase = kubevirtv1.VirtualMachineInstancePhase(state)
 	}
 	if state == stStopping {
 		vmi.DeletionTimestamp = ptr.To(metav1.Now())
@@ -110,8 +68,8 @@ var (
 	start    = expectation{action: vmstarter.ActionStart}
 	unpause  = expectation{action: vmstarter.ActionUnpause}
 	wait     = expectation{action: vmstarter.ActionWait}
-	running  = expectation{outcome: vmstarter.AlreadyRunning}
-	starting = expectation{outcome: vmstarter.AlreadyStarting}
+	isUp     = expectation{outcome: vmstarter.AlreadyRunning}
+	isComing = expectation{outcome: vmstarter.AlreadyStarting}
 )
 
 func refused(r vmstarter.Reason) expectation {
@@ -119,24 +77,35 @@ func refused(r vmstarter.Reason) expectation {
 }
 
 // decisionTable is KubeVirt's start semantics (docs/starting-vms.md), by run
-// strategy and instance state.
+// strategy and instance state, for an instance as it is at the moment of the
+// decision ("WaitingForSync" is a receiver's instance).
 var decisionTable = map[string]map[string]expectation{
-	"Always": {stNone: starting, stRunning: running, stPaused: unpause, stSucceeded: starting, stFailed: starting, stStopping: wait},
+	"Always": {stNone: isComing, stScheduling: isComing, stScheduled: isComing, stRunning: isUp, stPaused: unpause,
+		stSucceeded: isComing, stFailed: isComing, stStopping: wait},
 	// A Halted VM with a live instance is being stopped by KubeVirt.
-	"Halted":         {stNone: start, stRunning: wait, stPaused: wait, stSucceeded: start, stFailed: start, stStopping: wait},
-	"Manual":         {stNone: start, stRunning: running, stPaused: unpause, stSucceeded: start, stFailed: start, stStopping: wait},
-	"RerunOnFailure": {stNone: start, stRunning: running, stPaused: unpause, stSucceeded: start, stFailed: refused(vmstarter.ReasonRerunOnFailureAfterFailure), stStopping: wait},
-	"Once":           {stNone: starting, stRunning: running, stPaused: unpause, stSucceeded: refused(vmstarter.ReasonOnceCompleted), stFailed: refused(vmstarter.ReasonOnceCompleted), stStopping: wait},
-	"WaitAsReceiver": {stNone: refused(vmstarter.ReasonWaitAsReceiver), stRunning: running, stPaused: unpause, stSucceeded: refused(vmstarter.ReasonWaitAsReceiver), stFailed: refused(vmstarter.ReasonWaitAsReceiver), stStopping: wait},
-	"running=true":   {stNone: starting, stRunning: running, stPaused: unpause, stSucceeded: starting, stFailed: starting, stStopping: wait},
-	"running=false":  {stNone: start, stRunning: wait, stPaused: wait, stSucceeded: start, stFailed: start, stStopping: wait},
+	"Halted": {stNone: start, stScheduling: wait, stScheduled: wait, stRunning: wait, stPaused: wait,
+		stSucceeded: start, stFailed: start, stStopping: wait},
+	"Manual": {stNone: start, stScheduling: isComing, stScheduled: isComing, stRunning: isUp, stPaused: unpause,
+		stSucceeded: start, stFailed: start, stStopping: wait},
+	// After a failed run, virt-controller restarts a RerunOnFailure VM.
+	"RerunOnFailure": {stNone: start, stScheduling: isComing, stScheduled: isComing, stRunning: isUp, stPaused: unpause,
+		stSucceeded: start, stFailed: isComing, stStopping: wait},
+	"Once": {stNone: isComing, stScheduling: isComing, stScheduled: isComing, stRunning: isUp, stPaused: unpause,
+		stSucceeded: refused(vmstarter.ReasonOnceCompleted), stFailed: refused(vmstarter.ReasonOnceCompleted), stStopping: wait},
+	"WaitAsReceiver": {stNone: isComing, "WaitingForSync": isComing, stScheduling: isComing,
+		stScheduled: isComing, stRunning: isUp, stPaused: unpause, stSucceeded: refused(vmstarter.ReasonWaitAsReceiver),
+		stFailed: refused(vmstarter.ReasonWaitAsReceiver), stStopping: wait},
+	"running: true": {stNone: isComing, stScheduling: isComing, stScheduled: isComing, stRunning: isUp, stPaused: unpause,
+		stSucceeded: isComing, stFailed: isComing, stStopping: wait},
+	"running: false": {stNone: start, stScheduling: wait, stScheduled: wait, stRunning: wait, stPaused: wait,
+		stSucceeded: start, stFailed: start, stStopping: wait},
 }
 
 func TestDecideTable(t *testing.T) {
-	for _, s := range strategies {
-		for _, state := range instanceStates {
+	sRunningTrue := strategy{name: "running: true", running: ptr.To(true)}
+	for _, s := range append(strategies, sRunningTrue) {
+		for state, want := range decisionTable[s.name] {
 			t.Run(s.name+"/"+state, func(t *testing.T) {
-				want := decisionTable[s.name][state]
 				d := vmstarter.Decide(pureVM(s), pureVMI(state))
 				if d.Action != want.action || d.Outcome != want.outcome || d.Reason != want.reason {
 					t.Fatalf("Decide = %+v, want %+v", d, want)
@@ -150,7 +119,7 @@ func TestDecideTable(t *testing.T) {
 }
 
 func TestDecideSpecialCases(t *testing.T) {
-	manual := strategies[2]
+	manual := sManual
 	cases := []struct {
 		name   string
 		mutate func(*kubevirtv1.VirtualMachine, **kubevirtv1.VirtualMachineInstance)
@@ -173,13 +142,13 @@ func TestDecideSpecialCases(t *testing.T) {
 		}, start},
 		{"pending Start request", func(vm *kubevirtv1.VirtualMachine, _ **kubevirtv1.VirtualMachineInstance) {
 			vm.Status.StateChangeRequests = []kubevirtv1.VirtualMachineStateChangeRequest{{Action: kubevirtv1.StartRequest}}
-		}, starting},
+		}, isComing},
 		{"pending Stop request, no instance", func(vm *kubevirtv1.VirtualMachine, _ **kubevirtv1.VirtualMachineInstance) {
 			vm.Status.StateChangeRequests = []kubevirtv1.VirtualMachineStateChangeRequest{{Action: kubevirtv1.StopRequest}}
 		}, wait},
 		{"pending restart (Stop then Start)", func(vm *kubevirtv1.VirtualMachine, _ **kubevirtv1.VirtualMachineInstance) {
 			vm.Status.StateChangeRequests = []kubevirtv1.VirtualMachineStateChangeRequest{{Action: kubevirtv1.StopRequest}, {Action: kubevirtv1.StartRequest}}
-		}, starting},
+		}, isComing},
 		{"printable status Stopping with a running instance", func(vm *kubevirtv1.VirtualMachine, vmi **kubevirtv1.VirtualMachineInstance) {
 			vm.Status.PrintableStatus = kubevirtv1.VirtualMachineStatusStopping
 			*vmi = pureVMI(stRunning)
@@ -190,23 +159,23 @@ func TestDecideSpecialCases(t *testing.T) {
 		{"instance scheduling", func(_ *kubevirtv1.VirtualMachine, vmi **kubevirtv1.VirtualMachineInstance) {
 			*vmi = pureVMI(stRunning)
 			(*vmi).Status.Phase = kubevirtv1.Scheduling
-		}, starting},
+		}, isComing},
 		{"instance without phase yet", func(_ *kubevirtv1.VirtualMachine, vmi **kubevirtv1.VirtualMachineInstance) {
 			*vmi = pureVMI(stRunning)
 			(*vmi).Status.Phase = ""
-		}, starting},
+		}, isComing},
 		{"instance phase Unknown", func(_ *kubevirtv1.VirtualMachine, vmi **kubevirtv1.VirtualMachineInstance) {
 			*vmi = pureVMI(stRunning)
 			(*vmi).Status.Phase = kubevirtv1.Unknown
-		}, running},
+		}, isUp},
 		{"paused condition false", func(_ *kubevirtv1.VirtualMachine, vmi **kubevirtv1.VirtualMachineInstance) {
 			*vmi = pureVMI(stPaused)
 			(*vmi).Status.Conditions[0].Status = corev1.ConditionFalse
-		}, running},
-		{"deleted final instance is not stopping", func(_ *kubevirtv1.VirtualMachine, vmi **kubevirtv1.VirtualMachineInstance) {
-			*vmi = pureVMI(stSucceeded)
+		}, isUp},
+		{"a finished instance being deleted is still going away", func(_ *kubevirtv1.VirtualMachine, vmi **kubevirtv1.VirtualMachineInstance) {
+			*vmi = pureVMI(stFailed)
 			(*vmi).DeletionTimestamp = ptr.To(metav1.Now())
-		}, start},
+		}, wait},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -218,79 +187,6 @@ func TestDecideSpecialCases(t *testing.T) {
 				t.Fatalf("Decide = %+v, want %+v", d, tc.want)
 			}
 		})
-	}
-}
-
-func TestRunningPatch(t *testing.T) {
-	for _, tc := range []struct {
-		s    strategy
-		want string
-	}{
-		{strategies[1], `[{"op":"test","path":"/spec/runStrategy","value":"Halted"},{"op":"replace","path":"/spec/runStrategy","value":"Always"}]`},
-		{strategies[7], `[{"op":"test","path":"/spec/running","value":false},{"op":"replace","path":"/spec/running","value":true}]`},
-		{strategy{name: "unset"}, `[{"op":"test","path":"/spec/running","value":null},{"op":"replace","path":"/spec/running","value":true}]`},
-	} {
-		vm := pureVM(tc.s)
-		if tc.s.name == "unset" {
-			vm.Spec.RunStrategy = nil
-		}
-		got, err := vmstarter.RunningPatch(vm)
-		if err != nil || string(got) != tc.want {
-			t.Errorf("%s: RunningPatch = %s, %v; want %s", tc.s.name, got, err, tc.want)
-		}
-	}
-}
-
-func TestChangeRequestPatch(t *testing.T) {
-	start := kubevirtv1.VirtualMachineStateChangeRequest{Action: kubevirtv1.StartRequest}
-	uid := types.UID("old")
-	stop := kubevirtv1.VirtualMachineStateChangeRequest{Action: kubevirtv1.StopRequest, UID: &uid}
-	manual := pureVM(strategies[2])
-
-	got, err := vmstarter.ChangeRequestPatch(manual, start)
-	want := `[{"op":"test","path":"/status","value":null},{"op":"add","path":"/status","value":{"stateChangeRequests":[{"action":"Start"}]}}]`
-	if err != nil || string(got) != want {
-		t.Errorf("empty status: %s %v", got, err)
-	}
-
-	manual.Status.PrintableStatus = kubevirtv1.VirtualMachineStatusStopped
-	manual.Status.StartFailure = &kubevirtv1.VirtualMachineStartFailure{ConsecutiveFailCount: 2}
-	got, err = vmstarter.ChangeRequestPatch(manual, stop, start)
-	want = `[{"op":"test","path":"/status/stateChangeRequests","value":null},` +
-		`{"op":"add","path":"/status/stateChangeRequests","value":[{"action":"Stop","uid":"old"},{"action":"Start"}]},` +
-		`{"op":"remove","path":"/status/startFailure"}]`
-	if err != nil || string(got) != want {
-		t.Errorf("status with startFailure: %s %v", got, err)
-	}
-
-	manual.Status.StartFailure = nil
-	manual.Status.StateChangeRequests = []kubevirtv1.VirtualMachineStateChangeRequest{start}
-	if _, err := vmstarter.ChangeRequestPatch(manual, start); !errors.Is(err, vmstarter.ErrChangeUnderway) {
-		t.Errorf("pending request: err %v", err)
-	}
-	got, err = vmstarter.ChangeRequestPatch(manual, stop)
-	var ops []map[string]any
-	if err != nil || json.Unmarshal(got, &ops) != nil || ops[1]["op"] != "replace" {
-		t.Errorf("a single stop replaces pending requests: %s %v", got, err)
-	}
-}
-
-func TestStartRequests(t *testing.T) {
-	for _, tc := range []struct {
-		s     strategy
-		state string
-		n     int
-	}{
-		{strategies[2], stNone, 1}, {strategies[2], stSucceeded, 2}, {strategies[2], stFailed, 2},
-		{strategies[3], stNone, 1}, {strategies[3], stSucceeded, 2},
-	} {
-		reqs := vmstarter.StartRequests(pureVM(tc.s), pureVMI(tc.state))
-		if len(reqs) != tc.n || reqs[len(reqs)-1].Action != kubevirtv1.StartRequest {
-			t.Errorf("%s/%s: %+v", tc.s.name, tc.state, reqs)
-		}
-		if tc.n == 2 && (reqs[0].Action != kubevirtv1.StopRequest || *reqs[0].UID != "vmi-uid") {
-			t.Errorf("%s/%s: restart must stop the old instance: %+v", tc.s.name, tc.state, reqs)
-		}
 	}
 }
 

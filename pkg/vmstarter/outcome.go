@@ -74,11 +74,6 @@ type Reason string
 const (
 	// ReasonNone: the outcome needs no further explanation.
 	ReasonNone Reason = ""
-	// ReasonRerunOnFailureAfterFailure: the run strategy is RerunOnFailure
-	// and the last run failed; KubeVirt restarts such a VirtualMachine by
-	// itself and refuses a manual start ("RerunOnFailure does not support
-	// starting VM from failed state").
-	ReasonRerunOnFailureAfterFailure Reason = "RerunOnFailureAfterFailure"
 	// ReasonWaitAsReceiver: the run strategy is WaitAsReceiver (the
 	// VirtualMachine waits for an incoming migration); KubeVirt's start does
 	// nothing for it.
@@ -98,8 +93,17 @@ const (
 	// subresource API (the only way to unpause) is not served.
 	ReasonUnpauseUnavailable Reason = "UnpauseUnavailable"
 	// ReasonStillStopping: the VirtualMachine was still stopping when the
-	// stop timeout ran out (outcome Failed).
+	// wake's deadline passed (outcome Failed).
 	ReasonStillStopping Reason = "StillStopping"
+	// ReasonSubresourceNotServed: the cluster does not register KubeVirt's
+	// subresource API and the WolConfig does not allow direct patches
+	// (spec.directPatchFallback) (outcome Failed).
+	ReasonSubresourceNotServed Reason = "SubresourceAPINotRegistered"
+	// ReasonRejected: KubeVirt or the API server refused the request, and
+	// reading the VirtualMachine again showed nothing had changed, so the
+	// refusal stands; the message carries the server's words (outcome
+	// Failed).
+	ReasonRejected Reason = "Rejected"
 	// ReasonAPIError: an API call failed (outcome Failed).
 	ReasonAPIError Reason = "APIError"
 	// ReasonDeadlineExceeded: the call's context deadline (the listener's
@@ -123,7 +127,7 @@ const (
 	// (what virtctl does).
 	PathSubresource
 	// PathDirect: by patching the VirtualMachine with the same change
-	// virt-api makes, because the subresource API is not served.
+	// virt-api makes, because the subresource API is not registered.
 	PathDirect
 )
 
@@ -160,9 +164,13 @@ type Result struct {
 
 // Errors returned (wrapped) by Start with outcome Failed.
 var (
-	// ErrStillStopping: the VirtualMachine did not finish stopping within
-	// the stop timeout.
+	// ErrStillStopping: the VirtualMachine did not finish stopping before
+	// the wake's deadline.
 	ErrStillStopping = errors.New("virtual machine still stopping")
+	// ErrSubresourceNotServed: KubeVirt's subresource API is not registered,
+	// and direct patches are not allowed.
+	ErrSubresourceNotServed = errors.New("KubeVirt's subresource API (" + SubresourceGroupVersion +
+		") is not registered on this cluster; set the WolConfig's spec.directPatchFallback to start VirtualMachines by patching them")
 	// ErrTooManyConflicts: the start lost too many races in a row.
 	ErrTooManyConflicts = errors.New("too many conflicting writes")
 )

@@ -20,30 +20,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	utilnet "k8s.io/apimachinery/pkg/util/net"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	kvcorev1 "kubevirt.io/client-go/kubevirt/typed/core/v1"
 )
 
 // The least the starter needs: read the VirtualMachine and its instance;
-// call the start and unpause subresources (what virtctl does); patch the
-// VirtualMachine and its status when the subresource API is not served; and
-// record events on the VirtualMachine.
-// +kubebuilder:rbac:groups=kubevirt.io,resources=virtualmachines,verbs=get;patch
-// +kubebuilder:rbac:groups=kubevirt.io,resources=virtualmachines/status,verbs=patch
+// call the start and unpause subresources (exactly what virtctl needs); and
+// record events on the VirtualMachine. Patching VirtualMachines (the direct
+// path, an opt-in) needs more: see the markers in direct.go.
+// +kubebuilder:rbac:groups=kubevirt.io,resources=virtualmachines,verbs=get
 // +kubebuilder:rbac:groups=kubevirt.io,resources=virtualmachineinstances,verbs=get
 // +kubebuilder:rbac:groups=subresources.kubevirt.io,resources=virtualmachines/start,verbs=update
 // +kubebuilder:rbac:groups=subresources.kubevirt.io,resources=virtualmachineinstances/unpause,verbs=update
@@ -81,14 +75,23 @@ type APIMode uint8
 
 // API modes.
 const (
-	// APIAuto uses KubeVirt's subresource API when discovery shows it and
-	// patches the VirtualMachine otherwise. A negative discovery result is
-	// trusted for Options.ProbeInterval; a positive one until the API
-	// answers 404 or 503.
-	APIAuto APIMode = iota
-	// APISubresource always uses the subresource API.
-	APISubresource
-	// APIDirect always patches the VirtualMachine (and never unpauses).
+	// APISubresource (the default) starts and unpauses only through
+	// KubeVirt's subresource API, as virtctl does. While the API is
+	// registered but does not answer (virt-api down: 503), the call waits
+	// for it, within its deadline. On a cluster that does not register the
+	// API at all, a start fails with ReasonSubresourceNotServed.
+	APISubresource APIMode = iota
+	// APIFallback uses the subresource API when it is registered, and
+	// patches the VirtualMachine (the change virt-api would make) only when
+	// discovery says the API is not registered at all (404) — KubeVirt
+	// without virt-api's aggregated API. A registered API that does not
+	// answer is waited for, never bypassed: KubeVirt's admission webhooks,
+	// served by the same virt-api, refuse direct writes meanwhile. Needs the
+	// direct path's RBAC (direct.go). A negative discovery answer is trusted
+	// for Options.ProbeInterval; a positive one until the API answers 404.
+	APIFallback
+	// APIDirect always patches the VirtualMachine (and never unpauses). For
+	// tests of the direct path.
 	APIDirect
 )
 
@@ -112,25 +115,27 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Log receives structured logs.
 	Log logr.Logger
-	// API selects the subresource API, direct patches, or (default) the
-	// former when it is served.
+	// API selects the subresource API only (default), the subresource API
+	// with direct patches where it is not registered, or direct patches.
 	API APIMode
-	// StopTimeout bounds how long Start waits for a stopping VirtualMachine
-	// before it gives up (outcome Failed, ErrStillStopping). Default 60s.
+	// StopTimeout bounds how long a call without a deadline waits for a
+	// stopping VirtualMachine. A call with a deadline (the listener's wake
+	// deadline) waits until that deadline, whatever this says. Default 60s.
 	StopTimeout time.Duration
 	// InitialBackoff and MaxBackoff bound the exponential backoff between
-	// evaluations of a stopping VirtualMachine, and after transient API
-	// errors. Defaults 100ms and 2s.
+	// evaluations: while a VirtualMachine stops, after a lost race, and
+	// after transient API errors. Defaults 100ms and 2s.
 	InitialBackoff, MaxBackoff time.Duration
-	// MaxRetries bounds the lost races one Start call tolerates, and the
+	// MaxRetries bounds the lost races one Start call tolerates, the
+	// server errors it retries when nothing changed in between, and the
 	// transient API errors when the call's context has no deadline.
-	// Default 5. With a deadline (the listener's wake deadline), transient
-	// errors — timeouts, 429, 5xx, and the API server being unreachable —
-	// are retried with backoff until the deadline, so that an outage
-	// shorter than the deadline is ridden out.
+	// Default 5. With a deadline, transient errors — timeouts, 429, 503,
+	// and the API server being unreachable — are retried with backoff until
+	// the deadline, so that an outage shorter than the deadline is ridden
+	// out.
 	MaxRetries int
 	// ProbeInterval is how long the starter trusts a discovery result that
-	// says the subresource API is not served (APIAuto). Default 30s.
+	// says the subresource API is not registered (APIFallback). Default 30s.
 	ProbeInterval time.Duration
 	// FieldManager names the starter in the VirtualMachine's managedFields
 	// when it patches the VirtualMachine. Default "kubevirt-wol".
@@ -172,6 +177,7 @@ type Starter struct {
 	log    logr.Logger
 	m      *metrics
 	probe  probe
+	api    atomic.Uint32 // APIMode; Options.API until SetAPI
 
 	// inflight holds the VirtualMachines a Start call of this Starter is
 	// handling. It only spares workers: a second wake for a VirtualMachine
@@ -192,14 +198,38 @@ func New(client kvcorev1.KubevirtV1Interface, opts Options) (*Starter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Starter{client: client, opts: opts, log: opts.Log, m: m, inflight: make(map[types.NamespacedName]struct{})}, nil
+	s := &Starter{client: client, opts: opts, log: opts.Log, m: m, inflight: make(map[types.NamespacedName]struct{})}
+	s.api.Store(uint32(opts.API))
+	return s, nil
+}
+
+// SetAPI changes how the next calls start VirtualMachines (the listener
+// follows its WolConfig's spec.directPatchFallback).
+func (s *Starter) SetAPI(m APIMode) {
+	if old := APIMode(s.api.Swap(uint32(m))); old != m {
+		s.log.Info("VM start path changed", "api", m.String())
+	}
+}
+
+// String returns "subresource", "fallback" or "direct".
+func (m APIMode) String() string {
+	switch m {
+	case APISubresource:
+		return "subresource"
+	case APIFallback:
+		return "fallback"
+	case APIDirect:
+		return "direct"
+	}
+	return "unknown"
 }
 
 // Start makes sure the VirtualMachine key runs, on behalf of a magic packet
 // from origin: it starts it, unpauses it, or reports why it did neither (see
 // [Decide] for the rules). A VirtualMachine that is stopping is waited for,
-// up to Options.StopTimeout, then started. An error is returned only with
-// outcome Failed; refusals are outcomes, not errors.
+// until ctx's deadline (or Options.StopTimeout without one), then started.
+// An error is returned only with outcome Failed; refusals are outcomes, not
+// errors.
 //
 // A call for a VirtualMachine that another call of this Starter is still
 // handling returns AlreadyStarting at once.
@@ -218,7 +248,7 @@ func (s *Starter) Start(ctx context.Context, key types.NamespacedName, origin Or
 	vm, err := s.run(ctx, key, &res)
 	if err != nil {
 		res.Outcome = Failed
-		if errors.Is(err, context.DeadlineExceeded) {
+		if res.Reason == ReasonNone && errors.Is(err, context.DeadlineExceeded) {
 			res.Reason = ReasonDeadlineExceeded
 		}
 		if res.Reason == ReasonNone {
@@ -247,262 +277,6 @@ func (s *Starter) leave(key types.NamespacedName) {
 	s.mu.Unlock()
 }
 
-// run is the decision loop. It returns the last VirtualMachine read (nil if
-// none could be read).
-func (s *Starter) run(ctx context.Context, key types.NamespacedName, res *Result) (*kubevirtv1.VirtualMachine, error) {
-	var (
-		vm        *kubevirtv1.VirtualMachine
-		backoff   = s.opts.InitialBackoff
-		waitSince time.Time
-		transient int
-	)
-	pause := func(r retry) error {
-		s.m.retries[r].Inc()
-		t := time.NewTimer(backoff)
-		defer t.Stop()
-		backoff = min(2*backoff, s.opts.MaxBackoff)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-			return nil
-		}
-	}
-	_, bounded := ctx.Deadline()
-	retryTransient := func(err error) error {
-		if transient++; !bounded && transient > s.opts.MaxRetries {
-			return err
-		}
-		if transient == 1 || transient%10 == 0 {
-			s.log.Info("API request failed, retrying", "vm", key, "attempt", transient, "error", err.Error())
-		}
-		if perr := pause(retryTransient); perr != nil {
-			return fmt.Errorf("%w (last error: %w)", perr, err)
-		}
-		return nil
-	}
-	for {
-		res.Attempts++
-		cur, vmi, err := s.read(ctx, key)
-		switch {
-		case apierrors.IsNotFound(err):
-			res.Outcome, res.Message = NotFound, "the VirtualMachine does not exist"
-			return vm, nil
-		case IsTransient(err):
-			if err := retryTransient(err); err != nil {
-				return vm, err
-			}
-			continue
-		case err != nil:
-			return vm, err
-		}
-		vm = cur
-
-		d := Decide(vm, vmi)
-		switch d.Action {
-		case ActionNone:
-			res.Outcome, res.Reason, res.Message = d.Outcome, d.Reason, d.Message
-			return vm, nil
-		case ActionWait:
-			if waitSince.IsZero() {
-				waitSince = time.Now()
-			}
-			res.Waited = time.Since(waitSince)
-			if res.Waited+backoff > s.opts.StopTimeout {
-				res.Reason = ReasonStillStopping
-				return vm, fmt.Errorf("%w after %s", ErrStillStopping, res.Waited.Round(time.Millisecond))
-			}
-			s.log.V(1).Info("VM is stopping, waiting before starting it", "vm", key, "waited", res.Waited)
-			if err := pause(retryStopping); err != nil {
-				return vm, err
-			}
-			res.Waited = time.Since(waitSince)
-			continue
-		}
-
-		path := s.path()
-		var out Outcome
-		switch d.Action {
-		case ActionUnpause:
-			out, err = s.unpause(ctx, vmi, path)
-		default:
-			out, err = s.start(ctx, vm, vmi, path)
-		}
-		switch {
-		case err == nil:
-			res.Outcome, res.Path = out, path
-			if out == Refused {
-				res.Path, res.Reason = PathNone, ReasonUnpauseUnavailable
-				res.Message = "the VirtualMachine is paused, and KubeVirt's subresource API, needed to unpause it, is not served"
-			}
-			return vm, nil
-		case errors.Is(err, errLostRace):
-			res.Conflicts++
-			if res.Conflicts > s.opts.MaxRetries {
-				res.Reason = ReasonTooManyConflicts
-				return vm, fmt.Errorf("%w (%d)", ErrTooManyConflicts, res.Conflicts)
-			}
-			s.m.retries[retryConflict].Inc()
-			s.log.V(1).Info("VM start lost a race, evaluating again", "vm", key, "error", err.Error())
-		case errors.Is(err, errAPIGone):
-			s.log.V(1).Info("KubeVirt subresource API not served, patching the VirtualMachine instead", "vm", key)
-		case IsTransient(err):
-			if err := retryTransient(err); err != nil {
-				return vm, err
-			}
-		default:
-			return vm, err
-		}
-	}
-}
-
-var (
-	// errLostRace: the write was refused because another writer changed
-	// the VirtualMachine first; evaluate again.
-	errLostRace = errors.New("lost a race with another writer")
-	// errAPIGone: the subresource API answered 404 and discovery no longer
-	// shows it; evaluate again with direct patches.
-	errAPIGone = errors.New("subresource API not served")
-)
-
-func (s *Starter) read(ctx context.Context, key types.NamespacedName) (*kubevirtv1.VirtualMachine, *kubevirtv1.VirtualMachineInstance, error) {
-	kv := s.client
-	// The two reads are independent: issue them together, so a wake costs
-	// one round trip before its write instead of two. They were never
-	// atomic anyway; the write's precondition is what guards the decision.
-	var (
-		vmi    *kubevirtv1.VirtualMachineInstance
-		vmiErr error
-		done   = make(chan struct{})
-	)
-	go func() {
-		defer close(done)
-		vmi, vmiErr = kv.VirtualMachineInstances(key.Namespace).Get(ctx, key.Name, metav1.GetOptions{})
-	}()
-	vm, err := kv.VirtualMachines(key.Namespace).Get(ctx, key.Name, metav1.GetOptions{})
-	<-done
-	if err != nil {
-		return nil, nil, err
-	}
-	if apierrors.IsNotFound(vmiErr) {
-		return vm, nil, nil
-	}
-	if vmiErr != nil {
-		return nil, nil, vmiErr
-	}
-	return vm, vmi, nil
-}
-
-// start starts vm through path.
-func (s *Starter) start(ctx context.Context, vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.VirtualMachineInstance, path Path) (Outcome, error) {
-	vms := s.client.VirtualMachines(vm.Namespace)
-	if path == PathSubresource {
-		err := vms.Start(ctx, vm.Name, &kubevirtv1.StartOptions{})
-		if err == nil {
-			return Started, nil
-		}
-		return 0, s.subresourceError(err)
-	}
-	rs, _ := vm.RunStrategy() // Decide checked it
-	opts := metav1.PatchOptions{FieldManager: s.opts.FieldManager}
-	var err error
-	switch rs {
-	case kubevirtv1.RunStrategyHalted:
-		var data []byte
-		if data, err = RunningPatch(vm); err != nil {
-			return 0, err
-		}
-		_, err = vms.Patch(ctx, vm.Name, types.JSONPatchType, data, opts)
-	case kubevirtv1.RunStrategyManual, kubevirtv1.RunStrategyRerunOnFailure:
-		var data []byte
-		data, err = ChangeRequestPatch(vm, StartRequests(vm, vmi)...)
-		if errors.Is(err, ErrChangeUnderway) {
-			return 0, fmt.Errorf("%w: %w", errLostRace, err)
-		}
-		if err != nil {
-			return 0, err
-		}
-		_, err = vms.PatchStatus(ctx, vm.Name, types.JSONPatchType, data, opts)
-	default:
-		return 0, fmt.Errorf("no start for run strategy %q", rs)
-	}
-	switch {
-	case err == nil:
-		return Started, nil
-	case apierrors.IsConflict(err), apierrors.IsInvalid(err), apierrors.IsNotFound(err):
-		// 422: a JSON-patch test failed, i.e. the value changed since we
-		// read it. 404: the VirtualMachine is gone; reading it again says so.
-		return 0, fmt.Errorf("%w: %w", errLostRace, err)
-	}
-	return 0, err
-}
-
-// unpause unpauses vmi, which needs the subresource API.
-func (s *Starter) unpause(ctx context.Context, vmi *kubevirtv1.VirtualMachineInstance, path Path) (Outcome, error) {
-	if path != PathSubresource {
-		return Refused, nil
-	}
-	err := s.client.VirtualMachineInstances(vmi.Namespace).Unpause(ctx, vmi.Name, &kubevirtv1.UnpauseOptions{})
-	if err == nil {
-		return Unpaused, nil
-	}
-	return 0, s.subresourceError(err)
-}
-
-// subresourceError classifies an error of the subresource API.
-func (s *Starter) subresourceError(err error) error {
-	switch {
-	case apierrors.IsConflict(err), apierrors.IsInternalError(err):
-		// virt-api answers 409 when the VirtualMachine is already running or
-		// a JSON-patch test failed, 500 when a request is already pending.
-		return fmt.Errorf("%w: %w", errLostRace, err)
-	case apierrors.IsNotFound(err):
-		// Either the VirtualMachine is gone or the API is not served.
-		if s.opts.API == APIAuto {
-			s.probe.invalidate()
-			if !s.path().subresource() {
-				return fmt.Errorf("%w: %w", errAPIGone, err)
-			}
-		}
-		return fmt.Errorf("%w: %w", errLostRace, err)
-	case apierrors.IsServiceUnavailable(err):
-		// The APIService exists but its backend does not answer: probe again
-		// next time, which may fall back to direct patches.
-		if s.opts.API == APIAuto {
-			s.probe.invalidate()
-		}
-	}
-	return err
-}
-
-func (p Path) subresource() bool { return p == PathSubresource }
-
-// IsTransient reports whether err may go away by itself: an API server
-// that is overloaded or briefly unavailable (timeouts, 429, 503, unexpected
-// 5xx), or that cannot be reached at all (connection refused or reset, the
-// connection lost mid-request, a network timeout). The caller's own
-// cancellation is not transient.
-func IsTransient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	if apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
-		apierrors.IsServiceUnavailable(err) || apierrors.IsUnexpectedServerError(err) {
-		return true
-	}
-	var status apierrors.APIStatus
-	if errors.As(err, &status) {
-		return false // any other answer from the API server is an answer
-	}
-	if utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EPIPE) {
-		return true
-	}
-	var netErr net.Error
-	return errors.As(err, &netErr) && netErr.Timeout()
-}
-
 // report counts, logs and records the event for one Start call.
 func (s *Starter) report(key types.NamespacedName, vm *kubevirtv1.VirtualMachine, origin Origin, res Result, err error) {
 	s.m.outcomes[res.Outcome].Inc()
@@ -515,12 +289,12 @@ func (s *Starter) report(key types.NamespacedName, vm *kubevirtv1.VirtualMachine
 		log.Info("VM started", "path", res.Path.String(), "waited", res.Waited)
 		how := "through KubeVirt's start subresource"
 		if res.Path == PathDirect {
-			how = "by patching the VirtualMachine (KubeVirt's subresource API is not served)"
+			how = "by patching the VirtualMachine (KubeVirt's subresource API is not registered; spec.directPatchFallback)"
 		}
 		s.event(vm, corev1.EventTypeNormal, EventReasonWoken, "Started by "+from+", "+how)
 	case Unpaused:
 		log.Info("VM unpaused")
-		s.event(vm, corev1.EventTypeNormal, EventReasonUnpaused, "Unpaused by "+from)
+		s.event(vm, corev1.EventTypeNormal, EventReasonUnpaused, "Unpaused by "+from+", through KubeVirt's unpause subresource")
 	case Refused:
 		log.Info("wake refused", "reason", string(res.Reason), "detail", res.Message)
 		s.event(vm, corev1.EventTypeWarning, EventReasonRefused,

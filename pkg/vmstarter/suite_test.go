@@ -18,9 +18,9 @@ package vmstarter_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -32,13 +32,8 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -46,10 +41,10 @@ import (
 	"k8s.io/client-go/tools/record"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"kubevirt.io/client-go/kubevirt"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
-	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtapi"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/kwokcluster"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/rbac"
 	"github.com/gpillon/kubevirt-wol/pkg/vmstarter"
 )
@@ -62,59 +57,72 @@ const (
 )
 
 var (
-	env      *envtest.Environment
-	admin    *rest.Config
-	adminKV  kubevirt.Interface
-	adminDyn dynamic.Interface
-	adminCS  kubernetes.Interface
-	// listenerKV acts as the listener's ServiceAccount, which holds only the
-	// role generated from the +kubebuilder:rbac markers.
-	listenerKV   kubevirt.Interface
-	listenerCfg  *rest.Config
-	listenerRole *rbacv1.ClusterRole
-	recorder     record.EventRecorder
-	virtAPI      *kubevirtapi.VirtAPI
-	suiteCtx     context.Context
-	vmGVR        = schema.GroupVersionResource{Group: "kubevirt.io", Version: "v1", Resource: "virtualmachines"}
-	nameSeq      atomic.Int64
+	cluster *kwokcluster.Cluster
+	kv      *kubevirtcp.ControlPlane
+	admin   *rest.Config
+	adminKV kubevirt.Interface
+	adminCS kubernetes.Interface
+	// handlerKV plays virt-handler's part, which no process does here: it
+	// reports instances Running, Paused, Succeeded or Failed, as the
+	// kubevirt-handler ServiceAccount (the only one KubeVirt lets write an
+	// instance's status).
+	handlerKV kubevirt.Interface
+	// listenerCfg acts as the listener's ServiceAccount, which holds only
+	// the rules generated from the +kubebuilder:rbac markers (process and
+	// VM rules); directCfg also holds the direct-patch rules
+	// (spec.directPatchFallback).
+	listenerCfg, directCfg *rest.Config
+	recorder               record.EventRecorder
+	suiteCtx               context.Context
+	nameSeq                atomic.Int64
 )
 
 func TestVMStarter(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "VM starter (real kube-apiserver, KubeVirt CRDs and an aggregated virt-api double)")
+	RunSpecs(t, "VM starter (real KubeVirt virt-api and virt-controller on a kwok cluster)")
 }
 
-var _ = BeforeSuite(func() {
+var _ = BeforeSuite(func(ctx SpecContext) {
 	var cancel context.CancelFunc
 	suiteCtx, cancel = context.WithCancel(context.Background())
 	DeferCleanup(cancel)
 
-	dir, err := os.MkdirTemp("", "vmstarter-pki-")
+	root := filepath.Join(testenv.RepoRoot(), ".kwok")
+	Expect(os.MkdirAll(root, 0o755)).To(Succeed())
+	dir, err := os.MkdirTemp(root, "vmstarter-")
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(os.RemoveAll, dir)
-	virtAPI, err = kubevirtapi.New(dir)
+	DeferCleanup(func() {
+		if !CurrentSpecReport().Failed() {
+			_ = os.RemoveAll(dir)
+		}
+	})
+	// WaitAsReceiver is refused by KubeVirt's webhook unless this gate is on.
+	kv, err = kubevirtcp.New(dir, kubevirtcp.Options{FeatureGates: []string{"DecentralizedLiveMigration"}})
+	Expect(err).NotTo(HaveOccurred())
+	By("starting a kwok cluster with one node KubeVirt schedules on")
+	cluster, err = kwokcluster.Create(ctx, testenv.BinDir(), filepath.Join(dir, "kwok"), "wol-"+filepath.Base(dir),
+		kwokcluster.Options{Nodes: 1, KubeVirtNodes: true, APIServerArgs: kv.APIServerArgs()})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { Expect(cluster.Delete()).To(Succeed()) })
+	admin, err = cluster.RestConfig()
 	Expect(err).NotTo(HaveOccurred())
 
-	env, admin, err = testenv.Start(testenv.Options{APIServerArgs: virtAPI.APIServerArgs()})
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(env.Stop)
-
-	Expect(virtAPI.Start(suiteCtx, admin)).To(Succeed())
-	DeferCleanup(func(ctx SpecContext) { Expect(virtAPI.Stop(ctx)).To(Succeed()) })
+	By("installing KubeVirt " + kubevirtcp.Version() + " and starting virt-api and virt-controller")
+	Expect(kv.Start(ctx, admin)).To(Succeed())
+	DeferCleanup(kv.Stop)
 
 	adminKV, err = kubevirt.NewForConfig(admin)
 	Expect(err).NotTo(HaveOccurred())
-	adminDyn, err = dynamic.NewForConfig(admin)
-	Expect(err).NotTo(HaveOccurred())
 	adminCS, err = kubernetes.NewForConfig(admin)
 	Expect(err).NotTo(HaveOccurred())
-	_, err = adminCS.CoreV1().Namespaces().Create(suiteCtx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: vmNamespace}}, metav1.CreateOptions{})
+	handlerKV, err = kubevirt.NewForConfig(kubevirtcp.ActAsHandler(admin))
+	Expect(err).NotTo(HaveOccurred())
+	_, err = adminCS.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: vmNamespace}}, metav1.CreateOptions{})
 	Expect(err).NotTo(HaveOccurred())
 
-	listenerRole = rbac.ListenerRole()
-	listenerCfg, err = rbac.RunAs(suiteCtx, admin, listenerRole, saNamespace, saName)
+	listenerCfg, err = rbac.RunAs(ctx, admin, rbac.ListenerRole(false), saNamespace, saName)
 	Expect(err).NotTo(HaveOccurred())
-	listenerKV, err = kubevirt.NewForConfig(listenerCfg)
+	directCfg, err = rbac.RunAs(ctx, admin, rbac.ListenerRole(true), saNamespace, "listener-direct")
 	Expect(err).NotTo(HaveOccurred())
 
 	// Events are written by the listener's ServiceAccount too.
@@ -124,6 +132,13 @@ var _ = BeforeSuite(func() {
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: listenerCS.CoreV1().Events("")})
 	DeferCleanup(broadcaster.Shutdown)
 	recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubevirt-wol-listener", Host: nodeName})
+}, NodeTimeout(5*time.Minute))
+
+// On failure, the last lines of virt-api's and virt-controller's logs.
+var _ = ReportAfterEach(func(report SpecReport) {
+	if report.Failed() && kv != nil {
+		AddReportEntry("KubeVirt logs", kv.Logs(80))
+	}
 })
 
 // testLog sends the starter's logs to the Ginkgo writer (shown on failure or
@@ -132,22 +147,23 @@ func testLog() logr.Logger {
 	return funcr.New(func(prefix, args string) { fmt.Fprintln(GinkgoWriter, prefix, args) }, funcr.Options{Verbosity: 1})
 }
 
-// newStarter returns a starter acting as the listener's ServiceAccount.
-func newStarter(api vmstarter.APIMode, reg prometheus.Registerer, mutate ...func(*vmstarter.Options)) *vmstarter.Starter {
+// newStarter returns a starter acting as cfg (listenerCfg or directCfg).
+func newStarter(cfg *rest.Config, api vmstarter.APIMode, reg prometheus.Registerer, mutate ...func(*vmstarter.Options)) *vmstarter.Starter {
+	client, err := kubevirt.NewForConfig(cfg)
+	Expect(err).NotTo(HaveOccurred())
 	opts := vmstarter.Options{
 		NodeName:       nodeName,
 		Events:         recorder,
 		Registerer:     reg,
 		Log:            testLog(),
 		API:            api,
-		StopTimeout:    time.Second,
 		InitialBackoff: 20 * time.Millisecond,
-		MaxBackoff:     100 * time.Millisecond,
+		MaxBackoff:     200 * time.Millisecond,
 	}
 	for _, m := range mutate {
 		m(&opts)
 	}
-	s, err := vmstarter.New(listenerKV.KubevirtV1(), opts)
+	s, err := vmstarter.New(client.KubevirtV1(), opts)
 	Expect(err).NotTo(HaveOccurred())
 	return s
 }
@@ -156,80 +172,17 @@ func uniqueName(prefix string) string {
 	return fmt.Sprintf("%s-%d", strings.ToLower(prefix), nameSeq.Add(1))
 }
 
-// createVM creates a VM with strategy s, and gives it the status
-// virt-controller would (printableStatus Stopped) unless bareStatus.
-func createVM(ctx context.Context, name string, s strategy, bareStatus bool) *kubevirtv1.VirtualMachine {
-	vm := &kubevirtv1.VirtualMachine{
-		ObjectMeta: metav1.ObjectMeta{Namespace: vmNamespace, Name: name, Labels: map[string]string{"app": "wol-test"}},
-		Spec: kubevirtv1.VirtualMachineSpec{
-			Template: &kubevirtv1.VirtualMachineInstanceTemplateSpec{
-				Spec: kubevirtv1.VirtualMachineInstanceSpec{Domain: kubevirtv1.DomainSpec{Devices: kubevirtv1.Devices{
-					Interfaces: []kubevirtv1.Interface{{
-						Name:                   "default",
-						MacAddress:             "52:54:00:00:00:01",
-						InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Masquerade: &kubevirtv1.InterfaceMasquerade{}},
-					}},
-				}}},
-			},
-		},
-	}
-	s.apply(vm)
-	vms := adminKV.KubevirtV1().VirtualMachines(vmNamespace)
+// createVM creates vm and deletes it after the spec.
+func createVM(ctx context.Context, vm *kubevirtv1.VirtualMachine) *kubevirtv1.VirtualMachine {
+	GinkgoHelper()
+	vms := adminKV.KubevirtV1().VirtualMachines(vm.Namespace)
 	created, err := vms.Create(ctx, vm, metav1.CreateOptions{})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) {
-		err := vms.Delete(ctx, name, metav1.DeleteOptions{})
-		Expect(client404(err)).To(Succeed())
+		releasePods(ctx, created.Name)
+		Expect(client404(vms.Delete(ctx, created.Name, metav1.DeleteOptions{}))).To(Succeed())
 	})
-	if !bareStatus {
-		created.Status.PrintableStatus = kubevirtv1.VirtualMachineStatusStopped
-		created, err = vms.UpdateStatus(ctx, created, metav1.UpdateOptions{})
-		Expect(err).NotTo(HaveOccurred())
-	}
 	return created
-}
-
-// holdFinalizer keeps a deleted instance around: it is "stopping" until the
-// test removes the finalizer.
-const holdFinalizer = "test.kubevirt-wol.io/hold"
-
-// createVMI creates the instance of VM name in the given state (see
-// pureVMI) and returns its UID.
-func createVMI(ctx context.Context, name, state string) types.UID {
-	want := pureVMI(state)
-	vmi := &kubevirtv1.VirtualMachineInstance{
-		ObjectMeta: metav1.ObjectMeta{Namespace: vmNamespace, Name: name},
-		Spec:       kubevirtv1.VirtualMachineInstanceSpec{Domain: kubevirtv1.DomainSpec{Devices: kubevirtv1.Devices{}}},
-	}
-	if state == stStopping {
-		vmi.Finalizers = []string{holdFinalizer}
-	}
-	vmis := adminKV.KubevirtV1().VirtualMachineInstances(vmNamespace)
-	created, err := vmis.Create(ctx, vmi, metav1.CreateOptions{})
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func(ctx SpecContext) { releaseVMI(ctx, name) })
-	status, err := json.Marshal(map[string]any{"status": want.Status})
-	Expect(err).NotTo(HaveOccurred())
-	_, err = vmis.Patch(ctx, name, types.MergePatchType, status, metav1.PatchOptions{}, "status")
-	Expect(err).NotTo(HaveOccurred())
-	if state == stStopping {
-		Expect(vmis.Delete(ctx, name, metav1.DeleteOptions{})).To(Succeed())
-	}
-	return created.UID
-}
-
-// releaseVMI lets a held instance go and waits until it is gone.
-func releaseVMI(ctx context.Context, name string) {
-	vmis := adminKV.KubevirtV1().VirtualMachineInstances(vmNamespace)
-	_, err := vmis.Patch(ctx, name, types.JSONPatchType, []byte(`[{"op":"remove","path":"/metadata/finalizers"}]`), metav1.PatchOptions{})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
-		Expect(err).NotTo(HaveOccurred())
-	}
-	Expect(client404(vmis.Delete(ctx, name, metav1.DeleteOptions{}))).To(Succeed())
-	Eventually(func() bool {
-		_, err := vmis.Get(ctx, name, metav1.GetOptions{})
-		return apierrors.IsNotFound(err)
-	}).Should(BeTrue())
 }
 
 func client404(err error) error {
@@ -237,18 +190,6 @@ func client404(err error) error {
 		return nil
 	}
 	return err
-}
-
-// vmState is the VM as the API returns it, minus the fields every write
-// changes (resourceVersion, generation, managedFields): what a diff of
-// "before" and "after" must account for exactly.
-func vmState(ctx context.Context, name string) map[string]any {
-	u, err := adminDyn.Resource(vmGVR).Namespace(vmNamespace).Get(ctx, name, metav1.GetOptions{})
-	Expect(err).NotTo(HaveOccurred())
-	unstructured.RemoveNestedField(u.Object, "metadata", "resourceVersion")
-	unstructured.RemoveNestedField(u.Object, "metadata", "generation")
-	unstructured.RemoveNestedField(u.Object, "metadata", "managedFields")
-	return u.Object
 }
 
 // eventReasons returns the reasons of the events recorded on VM name.

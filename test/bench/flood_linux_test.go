@@ -86,7 +86,7 @@ func BenchmarkFlood(b *testing.B) {
 	requireRoot(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, cfg := startEnv(b)
+	_, cfg := startEnv(b, true)
 	c := newClients(b, fixtureConfig(cfg))
 	nsPath := nodeNetNS(b)
 

@@ -51,6 +51,7 @@ import (
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
@@ -67,15 +68,32 @@ func requireRoot(b *testing.B) {
 	}
 }
 
-// startEnv starts kube-apiserver and etcd with the project's CRDs; they are
-// stopped when the benchmark ends.
-func startEnv(b *testing.B) (*envtest.Environment, *rest.Config) {
+// startEnv starts kube-apiserver and etcd with the project's and KubeVirt's
+// CRDs and, withKubeVirt, real virt-api and virt-controller (so that VMs
+// are admitted by KubeVirt's webhooks and started through its subresource
+// API); they are stopped when the benchmark ends.
+func startEnv(b *testing.B, withKubeVirt bool) (*envtest.Environment, *rest.Config) {
 	b.Helper()
-	env, cfg, err := testenv.Start(testenv.Options{})
+	opts := testenv.Options{}
+	var kv *kubevirtcp.ControlPlane
+	if withKubeVirt {
+		var err error
+		if kv, err = kubevirtcp.New(b.TempDir(), kubevirtcp.Options{}); err != nil {
+			b.Fatal(err)
+		}
+		opts.APIServerArgs = kv.APIServerArgs()
+	}
+	env, cfg, err := testenv.Start(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = env.Stop() })
+	if kv != nil {
+		if err := kv.Start(context.Background(), cfg); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(kv.Stop)
+	}
 	return env, cfg
 }
 
@@ -146,6 +164,8 @@ func benchVM(ns, name string, mac wol.MAC, labels map[string]string) *kubevirtv1
 	}
 	spec := &vm.Spec.Template.Spec
 	spec.Domain.CPU = &kubevirtv1.CPU{Cores: 2}
+	// An instance of it stays in phase Scheduling (envtest has no
+	// scheduler), so it never competes for anything.
 	spec.Domain.Resources.Requests = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}
 	spec.Domain.Devices.Disks = []kubevirtv1.Disk{
 		{Name: "root", DiskDevice: kubevirtv1.DiskDevice{Disk: &kubevirtv1.DiskTarget{Bus: kubevirtv1.DiskBusVirtio}}},

@@ -26,7 +26,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"kubevirt.io/client-go/kubevirt"
 
@@ -35,46 +35,51 @@ import (
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 	"github.com/gpillon/kubevirt-wol/internal/netns"
-	"github.com/gpillon/kubevirt-wol/pkg/vmstarter"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
 const (
-	latencyWakes  = 1000
+	latencyWakes  = 400
 	latencyWarmup = 20
 	// latencyCycle paces the wakes: each costs the listener three requests
-	// (two reads and the patch), and its client allows 50 per second (burst
-	// 100), so one wake every 65 ms never waits for the client's rate
-	// limiter, and the previous wake's event is out before the next one.
-	latencyCycle = 65 * time.Millisecond
+	// (two reads and the start), and its client allows 50 per second (burst
+	// 100); virt-controller then creates an instance and its launcher pod
+	// for each started VM. One wake every 100 ms never waits for the
+	// client's rate limiter, and the previous wake's event and instance are
+	// out before the next one.
+	latencyCycle = 100 * time.Millisecond
 	latencyPort  = 9
 )
 
 // BenchmarkWakeLatency is figure 3 of `make bench`: the time from a magic
 // packet's arrival at the listener's socket to the start being accepted by
-// the API server, over latencyWakes wakes of distinct Halted VMs sent one at
-// a time — against the time the same start patch takes when issued directly.
+// real virt-api (202 to PUT …/virtualmachines/NAME/start, through
+// kube-apiserver), over latencyWakes wakes of distinct Halted VMs sent one
+// at a time — against the time a bare `virtctl start` (the same PUT, from a
+// client of the same configuration) takes; and the time from the packet to
+// the VirtualMachineInstance that real virt-controller creates for it.
 //
 // The listener is listenerapp.App (the whole listener process's code) in
-// this process, against envtest, with its production client settings; its
-// requests are timed by a wrapping transport. Arrival is when the
-// benchmark's sendto returns (on loopback the datagram is in the socket's
-// queue by then; the listener stamps Origin.ReceivedAt a few microseconds
-// later, when its read loop takes it); accepted is when the response to the
-// listener's PATCH of that VM (the direct path's JSON patch, spec.runStrategy
-// Halted -> Always with a test precondition) arrives with status 200. The
-// baseline is the same JSON patch (vmstarter.RunningPatch) sent directly to
-// another set of Halted VMs with a client of the same configuration, timed
-// from the call to the response, interleaved with the wakes (alternating
-// which goes first) so that both see the same machine.
+// this process, against envtest with real virt-api and virt-controller
+// (kubevirtcp), with its production client settings; its requests are
+// timed by a wrapping transport. Arrival is when the benchmark's sendto
+// returns (on loopback the datagram is in the socket's queue by then; the
+// listener stamps Origin.ReceivedAt a few microseconds later, when its read
+// loop takes it); accepted is when the response to the listener's PUT of
+// that VM's start subresource arrives with status 202. The baseline PUTs
+// the start of another set of Halted VMs, timed from the call to the
+// response, interleaved with the wakes (alternating which goes first) so
+// that both see the same machine. Instance creation is when a watch on
+// VirtualMachineInstances delivers the instance's ADDED event.
 //
 // Reported: p50-ns, p99-ns (wake), bare-p50-ns, bare-p99-ns (baseline),
-// api-calls/wake (requests the listener made per wake, events included).
+// vmi-p50-ns, vmi-p99-ns (packet to instance), api-calls/wake (requests the
+// listener made per wake, events included).
 func BenchmarkWakeLatency(b *testing.B) {
 	requireRoot(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, cfg := startEnv(b)
+	_, cfg := startEnv(b, true)
 	c := newClients(b, fixtureConfig(cfg))
 	nsPath := nodeNetNS(b)
 
@@ -95,8 +100,8 @@ func BenchmarkWakeLatency(b *testing.B) {
 		},
 	})
 
-	// accepted[name] receives the time the listener's PATCH of VM name was
-	// answered with 2xx.
+	// accepted[name] receives the time the listener's PUT of VM name's start
+	// subresource was answered with 2xx.
 	var mu sync.Mutex
 	accepted := map[string]chan time.Time{}
 	expect := func(name string) chan time.Time {
@@ -107,11 +112,11 @@ func BenchmarkWakeLatency(b *testing.B) {
 		return ch
 	}
 	patchedVM := func(call apiCall, ns string) string {
-		prefix := "/apis/kubevirt.io/v1/namespaces/" + ns + "/virtualmachines/"
-		if call.Method != "PATCH" || call.Status/100 != 2 || !strings.HasPrefix(call.Path, prefix) {
+		prefix := "/apis/subresources.kubevirt.io/v1/namespaces/" + ns + "/virtualmachines/"
+		if call.Method != "PUT" || call.Status/100 != 2 || !strings.HasPrefix(call.Path, prefix) || !strings.HasSuffix(call.Path, "/start") {
 			return ""
 		}
-		return strings.TrimPrefix(call.Path, prefix)
+		return strings.TrimSuffix(strings.TrimPrefix(call.Path, prefix), "/start")
 	}
 	rec := &apiRecorder{hook: func(call apiCall) {
 		if name := patchedVM(call, "lat-wake"); name != "" {
@@ -186,18 +191,30 @@ func BenchmarkWakeLatency(b *testing.B) {
 		}
 	}
 	bare := func(i int) time.Duration {
-		patch, err := vmstarter.RunningPatch(bareVMs[i])
-		if err != nil {
-			b.Fatal(err)
-		}
 		start := time.Now()
-		_, err = bareKV.KubevirtV1().VirtualMachines("lat-bare").Patch(ctx, bareVMs[i].Name, types.JSONPatchType, patch,
-			metav1.PatchOptions{FieldManager: vmstarter.DefaultFieldManager})
-		if err != nil {
-			b.Fatalf("bare patch %d: %v", i, err)
+		if err := bareKV.KubevirtV1().VirtualMachines("lat-bare").Start(ctx, bareVMs[i].Name, &kubevirtv1.StartOptions{}); err != nil {
+			b.Fatalf("bare start %d: %v", i, err)
 		}
 		return bareEnd.Sub(start)
 	}
+
+	// created[name] is when the watch delivered the instance of VM name.
+	created := map[string]time.Time{}
+	var createdMu sync.Mutex
+	w, err := c.kv.KubevirtV1().VirtualMachineInstances("lat-wake").Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Stop()
+	go func() {
+		for ev := range w.ResultChan() {
+			if vmi, ok := ev.Object.(*kubevirtv1.VirtualMachineInstance); ok && ev.Type == watch.Added {
+				createdMu.Lock()
+				created[vmi.Name] = time.Now()
+				createdMu.Unlock()
+			}
+		}
+	}()
 
 	rec.record(true)
 	var wakes, bares []time.Duration
@@ -224,20 +241,37 @@ func BenchmarkWakeLatency(b *testing.B) {
 	rec.record(false)
 	calls := rec.take()
 
-	if got := metricSum(b, app.Registry(), "wol_vm_started_total", nil); got != float64(n) {
-		b.Fatalf("the listener reports %v VMs started, want %d", got, n)
+	if got := metricSum(b, app.Registry(), "wol_vm_started_total", map[string]string{"path": "subresource"}); got != float64(n) {
+		b.Fatalf("the listener reports %v VMs started through the subresource, want %d", got, n)
 	}
+	var instances []time.Duration
+	if !waitFor(30*time.Second, 100*time.Millisecond, func() bool {
+		createdMu.Lock()
+		defer createdMu.Unlock()
+		return len(created) == n
+	}) {
+		b.Fatalf("virt-controller created %d instances for %d started VMs", len(created), n)
+	}
+	createdMu.Lock()
+	for i := latencyWarmup; i < n; i++ {
+		instances = append(instances, created[vms[i].Name].Sub(sentAt[i]))
+	}
+	createdMu.Unlock()
 	slices.Sort(wakes)
 	slices.Sort(bares)
-	b.Logf("wake: p50 %s p90 %s p99 %s max %s; bare patch: p50 %s p90 %s p99 %s max %s",
+	slices.Sort(instances)
+	b.Logf("wake: p50 %s p90 %s p99 %s max %s; bare virtctl start: p50 %s p90 %s p99 %s max %s; packet to instance: p50 %s p99 %s",
 		percentile(wakes, 50), percentile(wakes, 90), percentile(wakes, 99), wakes[len(wakes)-1],
-		percentile(bares, 50), percentile(bares, 90), percentile(bares, 99), bares[len(bares)-1])
+		percentile(bares, 50), percentile(bares, 90), percentile(bares, 99), bares[len(bares)-1],
+		percentile(instances, 50), percentile(instances, 99))
 	b.Logf("listener API calls: %s", describeCalls(calls))
 	b.Logf("wake path, medians: %s", wakeBreakdown(calls, vms, sentAt))
 	b.ReportMetric(float64(percentile(wakes, 50)), "p50-ns")
 	b.ReportMetric(float64(percentile(wakes, 99)), "p99-ns")
 	b.ReportMetric(float64(percentile(bares, 50)), "bare-p50-ns")
 	b.ReportMetric(float64(percentile(bares, 99)), "bare-p99-ns")
+	b.ReportMetric(float64(percentile(instances, 50)), "vmi-p50-ns")
+	b.ReportMetric(float64(percentile(instances, 99)), "vmi-p99-ns")
 	b.ReportMetric(float64(len(calls))/float64(n), "api-calls/wake")
 	b.ReportMetric(0, "ns/op")
 }
@@ -251,7 +285,8 @@ func wakeBreakdown(calls []apiCall, vms []*kubevirtv1.VirtualMachine, sentAt []t
 		if c.Method == "POST" { // events go out after the start was accepted
 			continue
 		}
-		name := c.Path[strings.LastIndex(c.Path, "/")+1:]
+		name := strings.TrimSuffix(c.Path, "/start")
+		name = name[strings.LastIndex(name, "/")+1:]
 		byVM[name] = append(byVM[name], c)
 	}
 	steps := map[string][]time.Duration{}

@@ -77,7 +77,7 @@ func BenchmarkScale(b *testing.B) {
 		b.Fatalf("%s is missing: run `make build-bin` first (%v)", bin, err)
 	}
 	ctx := context.Background()
-	_, cfg := startEnv(b)
+	_, cfg := startEnv(b, false)
 	c := newClients(b, fixtureConfig(cfg))
 	kubeconfig := writeKubeconfig(b, cfg)
 	for n := range scaleNamespaces {

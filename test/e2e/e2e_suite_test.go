@@ -17,9 +17,11 @@ limitations under the License.
 */
 
 // Package e2e runs the whole product on one machine: a kwok cluster made of
-// real control-plane binaries (nodes and pods simulated), the operator and
-// the listeners as local processes started with the arguments of the pods
-// the cluster scheduled, and real WoL senders in network namespaces.
+// real control-plane binaries (nodes and pods simulated), real KubeVirt
+// (virt-api and virt-controller, installed as virt-operator installs them),
+// the operator and the listeners as local processes started with the
+// arguments of the pods the cluster scheduled, and real WoL senders in
+// network namespaces.
 package e2e
 
 import (
@@ -44,8 +46,10 @@ import (
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kwokcluster"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
 )
 
 const (
@@ -62,7 +66,8 @@ var (
 	adminCfg *rest.Config
 	k8s      client.Client
 	lan      *netlab.LAN
-	operator *kwokcluster.Process
+	operator *proc.Process
+	kv       *kubevirtcp.ControlPlane
 	scheme   = runtime.NewScheme()
 )
 
@@ -98,9 +103,12 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	Expect(err).NotTo(HaveOccurred())
 
-	By("starting a kwok cluster with two simulated nodes")
+	kv, err = kubevirtcp.New(filepath.Join(workdir, "kubevirt"), kubevirtcp.Options{})
+	Expect(err).NotTo(HaveOccurred())
+	By("starting a kwok cluster with two simulated nodes KubeVirt schedules on")
 	start := time.Now()
-	cluster, err = kwokcluster.Create(ctx, bin, workdir, "wol-e2e-"+filepath.Base(workdir)[4:], 2)
+	cluster, err = kwokcluster.Create(ctx, bin, workdir, "wol-e2e-"+filepath.Base(workdir)[4:],
+		kwokcluster.Options{Nodes: 2, KubeVirtNodes: true, APIServerArgs: kv.APIServerArgs()})
 	Expect(err).NotTo(HaveOccurred())
 	GinkgoWriter.Printf("cluster up in %s\n", time.Since(start).Round(time.Millisecond))
 	adminCfg, err = cluster.RestConfig()
@@ -108,10 +116,10 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	k8s, err = client.New(adminCfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	By("installing the CRDs and the operator as `make deploy` would")
-	crds, err := os.ReadFile(filepath.Join(bin, "crds", "kubevirt", "kubevirt.yaml"))
-	Expect(err).NotTo(HaveOccurred())
-	Expect(kwokcluster.Apply(ctx, adminCfg, crds, fieldOwner)).To(Succeed())
+	By("installing KubeVirt " + kubevirtcp.Version() + ": real virt-api and virt-controller")
+	Expect(kv.Start(ctx, adminCfg)).To(Succeed())
+
+	By("installing the operator as `make deploy` would")
 	install, err := exec.Command(filepath.Join(bin, "kustomize"), "build", filepath.Join(root, "config", "default")).Output()
 	Expect(err).NotTo(HaveOccurred())
 	Expect(kwokcluster.Apply(ctx, adminCfg, install, fieldOwner)).To(Succeed())
@@ -126,7 +134,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		"--kubeconfig="+kc, "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0",
 		"--discovery-interval=2s", "--zap-devel")
 	Expect(err).NotTo(HaveOccurred())
-	operator, err = kwokcluster.Start(binary, args, env, filepath.Join(workdir, "operator.log"), false)
+	operator, err = proc.Start(binary, args, env, filepath.Join(workdir, "operator.log"), false)
 	Expect(err).NotTo(HaveOccurred())
 
 	By("building a LAN: two node namespaces and a sender on one bridge")
@@ -137,6 +145,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 var _ = AfterSuite(func() {
 	stopListeners()
 	operator.Stop()
+	if kv != nil {
+		kv.Stop()
+	}
 	if lan != nil {
 		lan.Close()
 	}
@@ -160,8 +171,11 @@ var _ = ReportAfterEach(func(report SpecReport) {
 	for _, l := range listeners {
 		fmt.Fprintf(&b, "===== listener %s: %s\n%s\n", l.node, l.proc, tail(l.proc.Output(), 200))
 	}
+	if kv != nil {
+		b.WriteString(kv.Logs(60))
+	}
 	out, _ := exec.Command(filepath.Join(bin, "kubectl"), "--kubeconfig", cluster.Kubeconfig, "get",
-		"wolconfigs,deployments,pods,virtualmachines,events", "-A", "-o", "yaml").CombinedOutput()
+		"wolconfigs,deployments,pods,virtualmachines,virtualmachineinstances,events", "-A", "-o", "yaml").CombinedOutput()
 	fmt.Fprintf(&b, "===== objects\n%s\n", tail(string(out), 400))
 	AddReportEntry("diagnostics", b.String())
 	GinkgoWriter.Print(b.String())

@@ -48,6 +48,8 @@ import (
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kwokcluster"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
 )
 
 const (
@@ -62,7 +64,7 @@ const (
 type listener struct {
 	node string // the kwok node the pod was scheduled on
 	host *netlab.Host
-	proc *kwokcluster.Process
+	proc *proc.Process
 }
 
 var listeners []listener
@@ -77,15 +79,20 @@ func stopListeners() {
 func labelsSelector(s string) (labels.Selector, error) { return labels.Parse(s) }
 
 func vm(ns, name, mac string, lbls map[string]string, strategy kubevirtv1.VirtualMachineRunStrategy) *kubevirtv1.VirtualMachine {
-	v := &kubevirtv1.VirtualMachine{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: lbls},
-		Spec: kubevirtv1.VirtualMachineSpec{
-			RunStrategy: ptr.To(strategy),
-			Template:    &kubevirtv1.VirtualMachineInstanceTemplateSpec{},
-		},
+	return vmfixture.New(ns, name, vmfixture.RunStrategy(strategy), vmfixture.MACs(mac), vmfixture.Labels(lbls))
+}
+
+// instance describes VM ns/name's instance as virt-controller and the
+// scheduler made it: its phase and the node its launcher pod runs on ("" if
+// none yet).
+func instance(ctx context.Context, ns, name string) func() string {
+	return func() string {
+		vmi := &kubevirtv1.VirtualMachineInstance{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, vmi); err != nil {
+			return "none"
+		}
+		return string(vmi.Status.Phase) + " on " + vmi.Status.NodeName
 	}
-	v.Spec.Template.Spec.Domain.Devices.Interfaces = []kubevirtv1.Interface{{Name: "default", MacAddress: mac}}
-	return v
 }
 
 func runStrategy(ctx context.Context, ns, name string) func() kubevirtv1.VirtualMachineRunStrategy {
@@ -121,6 +128,20 @@ func wakeonlan(mac string) {
 	out, err := lan.Exec("sender", "wakeonlan", "-i", netlab.Broadcast.String(), "-p", "9", mac)
 	Expect(err).NotTo(HaveOccurred(), out)
 	Expect(out).To(ContainSubstring("Sending magic packet")) // it exits 0 when it refuses an address
+}
+
+// wokenEventMessages returns the messages of the WokenByMagicPacket events
+// on a VM.
+func wokenEventMessages(ctx context.Context, ns, name string) []string {
+	list := &corev1.EventList{}
+	Expect(k8s.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if e.InvolvedObject.Name == name && e.Reason == "WokenByMagicPacket" {
+			out = append(out, e.Message)
+		}
+	}
+	return out
 }
 
 // wokenEvents counts the WokenByMagicPacket events on a VM.
@@ -240,7 +261,7 @@ var _ = Describe("kubevirt-wol on a kwok cluster", Ordered, func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(args).To(ContainElement("--wolconfig=" + wcName))
 			Expect(env).To(ContainElement("NODE_NAME=" + pods[i].Spec.NodeName))
-			proc, err := kwokcluster.Start(binary, args, env, filepath.Join(workdir, fmt.Sprintf("listener-%d.log", i)), false)
+			proc, err := proc.Start(binary, args, env, filepath.Join(workdir, fmt.Sprintf("listener-%d.log", i)), false)
 			Expect(err).NotTo(HaveOccurred())
 			listeners = append(listeners, listener{node: pods[i].Spec.NodeName, host: host, proc: proc})
 		}
@@ -259,19 +280,19 @@ var _ = Describe("kubevirt-wol on a kwok cluster", Ordered, func() {
 		Consistently(wokenEvents(ctx, vmNS, "alpha"), 2*time.Second, interval).Should(Equal(1))
 		Expect(runStrategy(ctx, vmNS, "bravo")()).To(Equal(kubevirtv1.RunStrategyHalted))
 
+		By("real virt-controller creating its instance, scheduled onto a kwok node (no virt-handler: it stays Scheduled)")
+		Eventually(instance(ctx, vmNS, "alpha"), timeout, interval).Should(MatchRegexp(`^Scheduled on node-\d+$`))
+		Expect(wokenEventMessages(ctx, vmNS, "alpha")).To(ContainElement(ContainSubstring("through KubeVirt's start subresource")))
+
 		By("checking in the logs that both listeners heard the packet")
 		for _, l := range listeners {
 			Eventually(l.proc.Output, 10*time.Second, interval).Should(ContainSubstring("52:54:00:e2:00:01"),
 				"listener on %s did not hear the broadcast", l.node)
 		}
 
-		By("a Manual VM gets a start request and keeps its run strategy")
+		By("a Manual VM is started through a start request and keeps its run strategy")
 		wakeonlan("52:54:00:e2:00:03")
-		Eventually(func() []kubevirtv1.VirtualMachineStateChangeRequest {
-			v := &kubevirtv1.VirtualMachine{}
-			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: vmNS, Name: "manual"}, v)).To(Succeed())
-			return v.Status.StateChangeRequests
-		}, timeout, interval).Should(ConsistOf(HaveField("Action", kubevirtv1.StartRequest)))
+		Eventually(instance(ctx, vmNS, "manual"), timeout, interval).Should(MatchRegexp(`^Scheduled on node-\d+$`))
 		Expect(runStrategy(ctx, vmNS, "manual")()).To(Equal(kubevirtv1.RunStrategyManual))
 	})
 
@@ -388,7 +409,12 @@ var _ = Describe("kubevirt-wol on a kwok cluster", Ordered, func() {
 			&corev1.Service{}:            {Namespace: operatorNS, Name: "wol-listener-" + wcName},
 			&rbacv1.ClusterRole{}:        {Name: "kubevirt-wol-listener-" + wcName},
 			&rbacv1.ClusterRoleBinding{}: {Name: "kubevirt-wol-listener-" + wcName},
+			&rbacv1.RoleBinding{}:        {Namespace: vmNS, Name: "kubevirt-wol-listener-" + wcName + "-vms"},
 		}
+		vmRole := &rbacv1.ClusterRole{}
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: "kubevirt-wol-listener-" + wcName + "-vms"}, vmRole))
+		}, timeout, interval).Should(BeTrue(), "the VM ClusterRole was not garbage-collected")
 		for obj, key := range owned {
 			Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, key, obj)) }, timeout, interval).Should(BeTrue(),
 				"%T %s was not garbage-collected", obj, key)

@@ -25,19 +25,21 @@ package kwokcluster
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -46,8 +48,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"k8s.io/utils/ptr"
+
+	"github.com/gpillon/kubevirt-wol/internal/testenv"
 )
 
 // Binaries the cluster is made of, looked up in the bin folder.
@@ -76,9 +78,24 @@ func Missing(bin string) []string {
 	return missing
 }
 
-// Create starts a cluster named name with nodes simulated nodes. kwok's
-// state and the admin kubeconfig go under workdir.
-func Create(ctx context.Context, bin, workdir, name string, nodes int) (*Cluster, error) {
+// Options shape a cluster.
+type Options struct {
+	// Nodes is the number of simulated nodes (kwokctl scale node).
+	Nodes int
+	// KubeVirtNodes makes every node one KubeVirt schedules on, as
+	// virt-handler would: the labels kubevirt.io/schedulable=true and
+	// machine-type.node.kubevirt.io/q35=true, and the device resources
+	// virt-launcher pods request (devices.kubevirt.io/kvm, tun, vhost-net,
+	// and ephemeral storage).
+	KubeVirtNodes bool
+	// APIServerArgs are extra kube-apiserver flags ("name" -> values; a
+	// flag kwokctl already sets is overridden).
+	APIServerArgs map[string][]string
+}
+
+// Create starts a cluster named name shaped by opts. kwok's state and the
+// admin kubeconfig go under workdir.
+func Create(ctx context.Context, bin, workdir, name string, opts Options) (*Cluster, error) {
 	if m := Missing(bin); len(m) > 0 {
 		return nil, fmt.Errorf("missing in %s: %s (run `make kwok envtest-assets`)", bin, strings.Join(m, ", "))
 	}
@@ -87,20 +104,105 @@ func Create(ctx context.Context, bin, workdir, name string, nodes int) (*Cluster
 	}
 	c := &Cluster{Name: name, Workdir: workdir, Kubeconfig: filepath.Join(workdir, name+".kubeconfig"), Bin: bin}
 	b := func(n string) string { return filepath.Join(bin, n) }
-	if _, err := c.kwokctl(ctx, "create", "cluster", "--name", name, "--runtime", "binary",
+	args := []string{"create", "cluster", "--name", name, "--runtime", "binary",
 		"--etcd-binary", b("etcd"), "--kube-apiserver-binary", b("kube-apiserver"),
 		"--kube-controller-manager-binary", b("kube-controller-manager"),
 		"--kube-scheduler-binary", b("kube-scheduler"), "--kwok-controller-binary", b("kwok"),
-		"--kubeconfig", c.Kubeconfig, "--wait", "120s"); err != nil {
+		"--kubeconfig", c.Kubeconfig, "--wait", "120s"}
+	if len(opts.APIServerArgs) > 0 {
+		conf := filepath.Join(workdir, name+".kwokctl.yaml")
+		if err := writeConfig(conf, opts.APIServerArgs); err != nil {
+			return nil, err
+		}
+		args = append([]string{"--config", conf}, args...)
+	}
+	if _, err := c.kwokctl(ctx, args...); err != nil {
 		return nil, err
 	}
-	if nodes > 0 {
-		if _, err := c.kwokctl(ctx, "scale", "node", "--name", name, "--replicas", fmt.Sprint(nodes)); err != nil {
+	if opts.Nodes > 0 {
+		if _, err := c.kwokctl(ctx, "scale", "node", "--name", name, "--replicas", fmt.Sprint(opts.Nodes)); err != nil {
+			_ = c.Delete()
+			return nil, err
+		}
+	}
+	if opts.KubeVirtNodes {
+		if err := c.kubeVirtNodes(ctx); err != nil {
 			_ = c.Delete()
 			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// writeConfig writes a kwokctl configuration that passes args to
+// kube-apiserver.
+func writeConfig(path string, args map[string][]string) error {
+	var b strings.Builder
+	b.WriteString("apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokctlConfiguration\ncomponentsPatches:\n- name: kube-apiserver\n  extraArgs:\n")
+	keys := make([]string, 0, len(args))
+	for k := range args {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		// override replaces a flag kwokctl sets; it adds nothing new.
+		fmt.Fprintf(&b, "  - key: %s\n    value: %q\n    override: %t\n", k, strings.Join(args[k], ","), kwokctlSets[k])
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// kwokctlSets are the kube-apiserver flags kwokctl sets itself (binary
+// runtime, secure port) that a test may want to replace.
+var kwokctlSets = map[string]bool{
+	"proxy-client-cert-file": true, "proxy-client-key-file": true,
+	"tls-cert-file": true, "tls-private-key-file": true, "client-ca-file": true,
+	"authorization-mode": true, "service-account-issuer": true,
+}
+
+// KubeVirt's node label and the device resources of its device plugins.
+const (
+	kubeVirtSchedulable = "kubevirt.io/schedulable"
+	// kubeVirtMachineType is what virt-handler's node labeller says of a
+	// node that runs the default machine type (q35); launcher pods select it.
+	kubeVirtMachineType = "machine-type.node.kubevirt.io/q35"
+	kubeVirtDevices     = "devices.kubevirt.io/"
+)
+
+// kubeVirtNodes labels every node schedulable for KubeVirt and gives it the
+// device resources virt-launcher pods request.
+func (c *Cluster) kubeVirtNodes(ctx context.Context) error {
+	cfg, err := c.RestConfig()
+	if err != nil {
+		return err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	// Launcher pods also request ephemeral storage, which kwok's node
+	// template does not list.
+	devices := map[string]string{"ephemeral-storage": "1Ti"}
+	for _, d := range []string{"kvm", "tun", "vhost-net"} {
+		devices[kubeVirtDevices+d] = "1k"
+	}
+	status, err := json.Marshal(map[string]any{"status": map[string]any{"capacity": devices, "allocatable": devices}})
+	if err != nil {
+		return err
+	}
+	label := []byte(`{"metadata":{"labels":{"` + kubeVirtSchedulable + `":"true","` + kubeVirtMachineType + `":"true"}}}`)
+	for _, n := range nodes.Items {
+		if _, err := kube.CoreV1().Nodes().Patch(ctx, n.Name, types.StrategicMergePatchType, status, metav1.PatchOptions{}, "status"); err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		if _, err := kube.CoreV1().Nodes().Patch(ctx, n.Name, types.StrategicMergePatchType, label, metav1.PatchOptions{}); err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+	}
+	return nil
 }
 
 // Delete stops the cluster's processes and removes its state.
@@ -133,33 +235,13 @@ func (c *Cluster) RestConfig() (*rest.Config, error) {
 }
 
 // ServiceAccountKubeconfig writes a kubeconfig for the ServiceAccount
-// namespace/name (a token from the TokenRequest API, valid for an hour) to
-// path, so a local process acts with exactly that account's RBAC.
+// namespace/name to path (see testenv.ServiceAccountKubeconfig).
 func (c *Cluster) ServiceAccountKubeconfig(ctx context.Context, namespace, name, path string) error {
 	admin, err := c.RestConfig()
 	if err != nil {
 		return err
 	}
-	kube, err := kubernetes.NewForConfig(admin)
-	if err != nil {
-		return err
-	}
-	tr, err := kube.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		return fmt.Errorf("token for %s/%s: %w", namespace, name, err)
-	}
-	ca, err := os.ReadFile(admin.CAFile)
-	if err != nil {
-		return err
-	}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["kwok"] = &clientcmdapi.Cluster{Server: admin.Host, CertificateAuthorityData: ca}
-	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
-	cfg.Contexts["default"] = &clientcmdapi.Context{Cluster: "kwok", AuthInfo: name, Namespace: namespace}
-	cfg.CurrentContext = "default"
-	return clientcmd.WriteToFile(*cfg, path)
+	return testenv.ServiceAccountKubeconfig(ctx, admin, namespace, name, path)
 }
 
 // Apply server-side applies every object of a multi-document YAML stream,
