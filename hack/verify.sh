@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Everything a generator writes. Keep in step with the `generated` target.
-GENERATED=(api config/crd/bases config/rbac internal/listenerrbac controllers/testdata)
+GENERATED=(api config/crd/bases config/rbac internal/listenerrbac internal/controller/testdata)
 for extra in bundle bundle.Dockerfile dist/chart dist/install.yaml catalog catalog.Dockerfile; do
 	[ -e "$extra" ] && GENERATED+=("$extra")
 done

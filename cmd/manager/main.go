@@ -26,13 +26,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/gpillon/kubevirt-wol/controllers"
+	"github.com/gpillon/kubevirt-wol/internal/controller"
 )
 
 var setupLog = ctrl.Log.WithName("setup")
 
 func main() {
-	o := controllers.OperatorOptions{}
+	o := controller.OperatorOptions{}
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443", "The address the metrics endpoint binds to. "+
 		"Use :8443 for HTTPS or :8080 for HTTP, or 0 to disable the metrics endpoint.")
 	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "The address the health and readiness probes bind to.")
@@ -63,7 +63,7 @@ func main() {
 	// released at once and another replica takes over without waiting.
 	o.LeaderElectionReleaseOnCancel = true
 
-	mgr, err := controllers.NewOperator(ctrl.GetConfigOrDie(), o)
+	mgr, err := controller.NewOperator(ctrl.GetConfigOrDie(), o)
 	if err != nil {
 		setupLog.Error(err, "Cannot set up the operator")
 		os.Exit(1)

@@ -52,7 +52,7 @@ import (
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/netns"
-	"github.com/gpillon/kubevirt-wol/pkg/listener"
+	"github.com/gpillon/kubevirt-wol/pkg/receiver"
 	"github.com/gpillon/kubevirt-wol/pkg/vmindex"
 	"github.com/gpillon/kubevirt-wol/pkg/vmstarter"
 )
@@ -112,7 +112,7 @@ type App struct {
 	starter    *vmstarter.Starter
 	handler    *wakeHandler
 	updates    chan *wolv1beta1.WolConfig
-	current    atomic.Pointer[listener.Listener]
+	current    atomic.Pointer[receiver.Receiver]
 	bindErr    atomic.Pointer[error]
 	haveSpec   atomic.Bool
 	server     *http.Server
@@ -254,7 +254,7 @@ func (a *App) servePackets(ctx context.Context, wc *wolv1beta1.WolConfig) error 
 		return fmt.Errorf("WolConfig %s: %w", wc.Name, err)
 	}
 	for {
-		l, err := listener.New(cfg, a.handler, a.reg)
+		l, err := receiver.New(cfg, a.handler, a.reg)
 		if err != nil {
 			return err
 		}

@@ -45,7 +45,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
-	"github.com/gpillon/kubevirt-wol/controllers"
+	"github.com/gpillon/kubevirt-wol/internal/controller"
 	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
@@ -132,10 +132,10 @@ func haltedVM(namespace, name, mac string) *kubevirtv1.VirtualMachine {
 }
 
 // grantAccess gives the listener of wc what the operator grants it (see
-// controllers.ListenerAccess), as the operator would when wc changes.
+// controller.ListenerAccess), as the operator would when wc changes.
 func grantAccess(ctx context.Context, wc *wolv1beta1.WolConfig, secureOn ...string) {
 	GinkgoHelper()
-	for _, obj := range controllers.ListenerAccess(wc, controllers.Params{Namespace: ns}, secureOn) {
+	for _, obj := range controller.ListenerAccess(wc, controller.Params{Namespace: ns}, secureOn) {
 		Expect(client.IgnoreAlreadyExists(admin.Create(ctx, obj))).To(Succeed())
 	}
 }
@@ -184,7 +184,7 @@ var _ = Describe("The listener process", Ordered, func() {
 		app, err = listenerapp.New(listenerapp.Options{
 			WolConfig:   "lab",
 			NodeName:    "node-a",
-			RestConfig:  testenv.Impersonate(adminCfg, ns, controllers.ListenerName(wc)),
+			RestConfig:  testenv.Impersonate(adminCfg, ns, controller.ListenerName(wc)),
 			MetricsAddr: ":0",
 			NetNS:       lan.Host("node").Path(),
 			Log:         logger,

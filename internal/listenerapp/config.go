@@ -27,7 +27,7 @@ import (
 	"github.com/go-logr/logr"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
-	"github.com/gpillon/kubevirt-wol/pkg/listener"
+	"github.com/gpillon/kubevirt-wol/pkg/receiver"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
@@ -36,8 +36,8 @@ import (
 // engine's defaults, which are the same. It fails on an allowed source the
 // API server should have refused, rather than dropping it (which could turn
 // an allow-list into "allow everyone").
-func ListenerConfig(spec wolv1beta1.WolConfigSpec, log logr.Logger) (listener.Config, error) {
-	cfg := listener.Config{
+func ListenerConfig(spec wolv1beta1.WolConfigSpec, log logr.Logger) (receiver.Config, error) {
+	cfg := receiver.Config{
 		Raw:         spec.RawEthernet.Enabled,
 		Promiscuous: spec.RawEthernet.Promiscuous,
 		Interfaces:  slices.Clone(spec.Interfaces),
@@ -47,14 +47,14 @@ func ListenerConfig(spec wolv1beta1.WolConfigSpec, log logr.Logger) (listener.Co
 		cfg.Ports = append(cfg.Ports, uint16(p))
 	}
 	if len(cfg.Ports) == 0 {
-		cfg.Ports = listener.DefaultPorts()
+		cfg.Ports = receiver.DefaultPorts()
 	}
 	if spec.DedupeWindowSeconds != nil {
 		cfg.DedupeWindow = time.Duration(*spec.DedupeWindowSeconds) * time.Second
 	}
 	rl := spec.RateLimit
-	cfg.SourceLimit = listener.Limit{Rate: float64(rl.PerSourcePerMinute) / 60, Burst: int(rl.PerSourceBurst)}
-	cfg.GlobalLimit = listener.Limit{Rate: float64(rl.GlobalPerMinute) / 60, Burst: int(rl.GlobalBurst)}
+	cfg.SourceLimit = receiver.Limit{Rate: float64(rl.PerSourcePerMinute) / 60, Burst: int(rl.PerSourceBurst)}
+	cfg.GlobalLimit = receiver.Limit{Rate: float64(rl.GlobalPerMinute) / 60, Burst: int(rl.GlobalBurst)}
 	var errs []error
 	for i, c := range spec.AllowedSources.CIDRs {
 		p, err := parseSource(string(c))
@@ -107,13 +107,13 @@ func unmappedBits(a netip.Addr) int {
 
 // onlyPortsDiffer reports whether a and b differ in their ports alone, which
 // a running listener applies by rebinding without a restart.
-func onlyPortsDiffer(a, b listener.Config) bool {
+func onlyPortsDiffer(a, b receiver.Config) bool {
 	a.Ports, b.Ports = nil, nil
 	a.Logger, b.Logger = logr.Logger{}, logr.Logger{}
 	return sameConfig(a, b)
 }
 
-func sameConfig(a, b listener.Config) bool {
+func sameConfig(a, b receiver.Config) bool {
 	return slices.Equal(a.Ports, b.Ports) &&
 		slices.Equal(a.Interfaces, b.Interfaces) && a.AllowedSources.Equal(b.AllowedSources) &&
 		a.IPv6 == b.IPv6 && a.Raw == b.Raw && a.Promiscuous == b.Promiscuous &&

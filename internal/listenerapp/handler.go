@@ -32,8 +32,8 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
-	"github.com/gpillon/kubevirt-wol/internal/promreg"
-	"github.com/gpillon/kubevirt-wol/pkg/listener"
+	"github.com/gpillon/kubevirt-wol/pkg/promreg"
+	"github.com/gpillon/kubevirt-wol/pkg/receiver"
 	"github.com/gpillon/kubevirt-wol/pkg/vmindex"
 	"github.com/gpillon/kubevirt-wol/pkg/vmstarter"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
@@ -172,8 +172,8 @@ func (h *wakeHandler) setPolicy(spec wolv1beta1.WolConfigSpec) {
 	}
 }
 
-// HandleWake implements listener.WakeHandler.
-func (h *wakeHandler) HandleWake(ctx context.Context, w listener.Wake) error {
+// HandleWake implements receiver.WakeHandler.
+func (h *wakeHandler) HandleWake(ctx context.Context, w receiver.Wake) error {
 	pol := h.policy.Load()
 	received := w.Origin.ReceivedAt
 	if received.IsZero() {
@@ -222,7 +222,7 @@ func expiredErr(ctx context.Context, err error) bool {
 }
 
 // expire counts and logs a wake abandoned at its deadline.
-func (h *wakeHandler) expire(w listener.Wake, vm types.NamespacedName, deadline time.Time, err error) {
+func (h *wakeHandler) expire(w receiver.Wake, vm types.NamespacedName, deadline time.Time, err error) {
 	h.expired.Inc()
 	h.log.Error(err, "Wake expired before the VM could be started", "vm", vm.String(), "mac", w.Target.String(),
 		"protocol", w.Origin.Protocol.String(), "source", sourceOf(w.Origin), "received", w.Origin.ReceivedAt,
@@ -234,7 +234,7 @@ func (h *wakeHandler) expire(w listener.Wake, vm types.NamespacedName, deadline 
 // none. It returns a refusal, or refusedNone and nil when the wake may go on,
 // or refusedNone and the error of a Secret that could not be read before the
 // deadline.
-func (h *wakeHandler) checkSecureOn(ctx context.Context, t vmindex.Target, w *listener.Wake, pol *policy) (refusal, error) {
+func (h *wakeHandler) checkSecureOn(ctx context.Context, t vmindex.Target, w *receiver.Wake, pol *policy) (refusal, error) {
 	namespace, key := t.VM.Namespace, t.SecureOnKey
 	if key == "" {
 		namespace, key = h.namespace, pol.secureOnKey
@@ -295,7 +295,7 @@ func (h *wakeHandler) getSecret(ctx context.Context, namespace string) (*corev1.
 
 // refuse counts, logs and records an event for a wake the SecureOn policy
 // refused. Neither the expected password nor the packet's is ever logged.
-func (h *wakeHandler) refuse(w listener.Wake, t vmindex.Target, r refusal, err error) {
+func (h *wakeHandler) refuse(w receiver.Wake, t vmindex.Target, r refusal, err error) {
 	h.refused[r].Inc()
 	kv := []any{"vm", t.VM.String(), "reason", refusalNames[r], "mac", w.Target.String(),
 		"protocol", w.Origin.Protocol.String(), "port", w.Origin.Port, "source", sourceOf(w.Origin),
@@ -328,7 +328,7 @@ func (h *wakeHandler) refuse(w listener.Wake, t vmindex.Target, r refusal, err e
 }
 
 // originOf converts the packet engine's origin into the starter's.
-func originOf(o listener.Origin) vmstarter.Origin {
+func originOf(o receiver.Origin) vmstarter.Origin {
 	return vmstarter.Origin{
 		Protocol:  o.Protocol.String(),
 		Port:      o.Port,
@@ -340,8 +340,8 @@ func originOf(o listener.Origin) vmstarter.Origin {
 	}
 }
 
-func sourceOf(o listener.Origin) string {
-	if o.Protocol == listener.ProtocolRaw {
+func sourceOf(o receiver.Origin) string {
+	if o.Protocol == receiver.ProtocolRaw {
 		return o.SourceMAC.String()
 	}
 	return o.Source.String()

@@ -38,7 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
-	"github.com/gpillon/kubevirt-wol/controllers"
+	"github.com/gpillon/kubevirt-wol/internal/controller"
 	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
@@ -103,7 +103,7 @@ type running struct {
 // appOptions tune startApp.
 type appOptions struct {
 	// secureOnNamespaces get the Role and RoleBinding the operator would
-	// create there for SecureOn (see controllers.SecureOnNamespaces).
+	// create there for SecureOn (see controller.SecureOnNamespaces).
 	secureOnNamespaces []string
 	// restConfig replaces the listener's API server configuration (it is
 	// then used as given: impersonation included).
@@ -120,14 +120,14 @@ func startApp(ctx context.Context, wc *wolv1beta1.WolConfig, o appOptions) *runn
 		create(ctx, wc)
 	}
 	Expect(admin.Get(ctx, client.ObjectKeyFromObject(wc), wc)).To(Succeed())
-	for _, obj := range controllers.ListenerAccess(wc, controllers.Params{Namespace: ns}, o.secureOnNamespaces) {
+	for _, obj := range controller.ListenerAccess(wc, controller.Params{Namespace: ns}, o.secureOnNamespaces) {
 		if err := admin.Create(ctx, obj); err != nil {
 			Expect(client.IgnoreAlreadyExists(err)).To(Succeed())
 		}
 	}
 
 	r := &running{logs: &lockedBuffer{}, writes: &apiWrites{}}
-	cfg := testenv.Impersonate(adminCfg, ns, controllers.ListenerName(wc))
+	cfg := testenv.Impersonate(adminCfg, ns, controller.ListenerName(wc))
 	if o.restConfig != nil {
 		cfg = o.restConfig(cfg)
 	}

@@ -36,7 +36,7 @@ limitations under the License.
 //
 // Reading SecureOn passwords is deliberately not among these rules: the
 // operator grants `get` on the one Secret kubevirt-wol-secureon, in each
-// namespace that needs it, with a Role (controllers.BuildSecureOnRole). So
+// namespace that needs it, with a Role (controller.BuildSecureOnRole). So
 // the listener's code carries no +kubebuilder:rbac marker for Secrets.
 package listenerrbac
 

@@ -19,7 +19,7 @@ package vmindex
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gpillon/kubevirt-wol/internal/promreg"
+	"github.com/gpillon/kubevirt-wol/pkg/promreg"
 )
 
 // Every metric of this package is documented in docs/vmindex.md. None has a

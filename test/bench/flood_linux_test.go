@@ -35,7 +35,7 @@ import (
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 	"github.com/gpillon/kubevirt-wol/internal/netns"
-	"github.com/gpillon/kubevirt-wol/pkg/listener"
+	"github.com/gpillon/kubevirt-wol/pkg/receiver"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
@@ -303,7 +303,7 @@ func openBareReader(b *testing.B, nsPath string) *bareReader {
 		}
 		r.fd = fd
 		// The listener's default receive buffer.
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, listener.DefaultReceiveBufferBytes); err != nil {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, receiver.DefaultReceiveBufferBytes); err != nil {
 			return err
 		}
 		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100_000}); err != nil {

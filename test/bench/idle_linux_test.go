@@ -41,7 +41,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
-	"github.com/gpillon/kubevirt-wol/controllers"
+	"github.com/gpillon/kubevirt-wol/internal/controller"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
 )
 
@@ -61,7 +61,7 @@ const (
 // makes while 1,000 VirtualMachines churn in ways that change no
 // WolConfig's result.
 //
-// The operator is built as cmd/manager builds it (controllers.NewOperator
+// The operator is built as cmd/manager builds it (controller.NewOperator
 // with the production defaults: leader election on, 1 s debounce, 1 min
 // discovery) and runs in this process as its ServiceAccount, bound to the
 // ClusterRole generated into config/rbac/role.yaml and the leader-election
@@ -181,7 +181,7 @@ func BenchmarkIdleCost(b *testing.B) {
 			b.Fatalf("WolConfig %s manages %d VMs, want %d", wc.Name, managed(wc.Name), idleVMs/2)
 		}
 		d := &appsv1.Deployment{}
-		key := client.ObjectKey{Namespace: operatorNamespace, Name: controllers.ListenerName(wc)}
+		key := client.ObjectKey{Namespace: operatorNamespace, Name: controller.ListenerName(wc)}
 		if !waitFor(30*time.Second, 100*time.Millisecond, func() bool { return admin.Get(ctx, key, d) == nil }) {
 			got := &wolv1beta1.WolConfig{}
 			_ = admin.Get(ctx, client.ObjectKey{Name: wc.Name}, got)
@@ -276,7 +276,7 @@ func BenchmarkIdleCost(b *testing.B) {
 // leader election Lease's renewals apart.
 type opCounter struct{ writes, lease atomic.Int64 }
 
-// startOperator runs the operator, built by controllers.NewOperator with
+// startOperator runs the operator, built by controller.NewOperator with
 // the production defaults (leader election on), as its ServiceAccount until
 // ctx is done.
 func startOperator(b *testing.B, ctx context.Context, adminCfg *rest.Config) *opCounter {
@@ -295,7 +295,7 @@ func startOperator(b *testing.B, ctx context.Context, adminCfg *rest.Config) *op
 			return rt.RoundTrip(req)
 		})
 	})
-	mgr, err := controllers.NewOperator(cfg, controllers.OperatorOptions{
+	mgr, err := controller.NewOperator(cfg, controller.OperatorOptions{
 		Namespace:                     operatorNamespace,
 		ListenerImage:                 "quay.io/kubevirt-wol/kubevirt-wol:bench",
 		MetricsAddr:                   "0",

@@ -41,7 +41,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
-	"github.com/gpillon/kubevirt-wol/controllers"
+	"github.com/gpillon/kubevirt-wol/internal/controller"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
 )
 
@@ -291,20 +291,20 @@ func TestBundlePermissionsSuffice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := controllers.Params{Namespace: ns, Image: operatorImage, OpenShift: true, Monitoring: true}
+	p := controller.Params{Namespace: ns, Image: operatorImage, OpenShift: true, Monitoring: true}
 	objs := []client.Object{
-		controllers.BuildSCC(wc, p),
-		controllers.BuildServiceAccount(wc, p),
-		controllers.BuildClusterRole(wc, p),
-		controllers.BuildClusterRoleBinding(wc, p),
-		controllers.BuildDeployment(wc, p),
-		controllers.BuildMetricsService(wc, p),
-		controllers.BuildServiceMonitor(wc, p),
+		controller.BuildSCC(wc, p),
+		controller.BuildServiceAccount(wc, p),
+		controller.BuildClusterRole(wc, p),
+		controller.BuildClusterRoleBinding(wc, p),
+		controller.BuildDeployment(wc, p),
+		controller.BuildMetricsService(wc, p),
+		controller.BuildServiceMonitor(wc, p),
 	}
 	// The SecureOn Secret's Role and RoleBinding, in the operator's
 	// namespace (spec.secureOn) and in a VirtualMachine namespace.
-	for _, secretNS := range controllers.SecureOnNamespaces(wc, p, []string{vmNamespace}) {
-		objs = append(objs, controllers.BuildSecureOnRole(wc, p, secretNS), controllers.BuildSecureOnRoleBinding(wc, p, secretNS))
+	for _, secretNS := range controller.SecureOnNamespaces(wc, p, []string{vmNamespace}) {
+		objs = append(objs, controller.BuildSecureOnRole(wc, p, secretNS), controller.BuildSecureOnRoleBinding(wc, p, secretNS))
 	}
 	for _, o := range objs {
 		create(operator, o)

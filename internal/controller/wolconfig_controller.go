@@ -1,0 +1,477 @@
+/*
+Copyright 2026 The kubevirt-wol Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package controllers reconciles WolConfig objects into the listener
+// Deployment and everything it needs, and writes their status.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+	"time"
+
+	securityv1 "github.com/openshift/api/security/v1"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/events"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
+	"github.com/gpillon/kubevirt-wol/pkg/vmindex"
+)
+
+// Event reasons on WolConfigs (transitions only).
+const (
+	EventListenerReady    = "ListenerReady"
+	EventListenerNotReady = "ListenerNotReady"
+	EventPortConflict     = "PortConflict"
+	EventApplyFailed      = "ApplyFailed"
+)
+
+// DefaultDebounce is how long VM changes are gathered before the WolConfigs
+// they touch are re-evaluated.
+const DefaultDebounce = time.Second
+
+// WolConfigReconciler reconciles a WolConfig into its listener's objects and
+// writes its status.
+type WolConfigReconciler struct {
+	client.Client
+	// Cache is the manager's cache, for watches added when an optional API
+	// appears.
+	Cache cache.Cache
+	// Namespace is the operator's namespace, where the listeners run.
+	Namespace string
+	// Image is the default listener image.
+	Image string
+	// Info reports the optional APIs.
+	Info *ClusterInfo
+	// Recorder emits events on WolConfigs.
+	Recorder events.EventRecorder
+	// Debounce delays the re-evaluation after VM changes (DefaultDebounce if 0).
+	Debounce time.Duration
+
+	controller controller.Controller
+	resync     chan event.GenericEvent
+
+	mu       sync.Mutex
+	watching map[string]bool
+}
+
+// +kubebuilder:rbac:groups=wol.pillon.org,resources=wolconfigs,verbs=get;list;watch
+// +kubebuilder:rbac:groups=wol.pillon.org,resources=wolconfigs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=wol.pillon.org,resources=wolconfigs/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=serviceaccounts;services,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// RBAC lets the operator grant only what it holds: to give a listener `get`
+// on the SecureOn Secrets (by name, in the namespaces that need them) it
+// holds that and nothing more on Secrets. It never reads them.
+// +kubebuilder:rbac:groups="",resources=secrets,resourceNames=kubevirt-wol-secureon,verbs=get
+// +kubebuilder:rbac:groups=security.openshift.io,resources=securitycontextconstraints,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=security.openshift.io,resources=securitycontextconstraints,verbs=use
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=kubevirt.io,resources=virtualmachines,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile applies the listener's objects for one WolConfig and writes its
+// status once, only if it changed.
+func (r *WolConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := logf.FromContext(ctx)
+
+	wc := &wolv1beta1.WolConfig{}
+	if err := r.Get(ctx, req.NamespacedName, wc); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if wc.DeletionTimestamp != nil {
+		return ctrl.Result{}, nil // owned objects go by garbage collection
+	}
+
+	apis := r.Info.APIs()
+	p := Params{Namespace: r.Namespace, Image: r.Image, OpenShift: apis.OpenShift, Monitoring: apis.Monitoring}
+
+	all := &wolv1beta1.WolConfigList{}
+	if err := r.List(ctx, all); err != nil {
+		return ctrl.Result{}, err
+	}
+	var conflict *PortConflict
+	if c, ok := FindPortConflict(wc, all.Items); ok {
+		conflict = &c
+	}
+
+	in := statusInputs{conflict: conflict, now: metav1.Now()}
+	var vmSecureOn []string
+	if scope, err := vmindex.ScopeFromSpec(wc.Spec); err != nil {
+		in.scopeErr = err
+	} else {
+		idx, err := r.evaluate(ctx, scope)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		snap := idx.Snapshot(StatusListLimit)
+		in.vms = &snap
+		vmSecureOn = idx.SecureOnNamespaces()
+	}
+	secureOn := SecureOnNamespaces(wc, p, vmSecureOn)
+
+	a := applier{c: r.Client}
+	var applyErrs []error
+	for _, obj := range desiredObjects(wc, p, conflict == nil, secureOn) {
+		if sent, err := a.apply(ctx, obj); err != nil {
+			applyErrs = append(applyErrs, err)
+		} else if sent {
+			log.Info("Applied owned object", "kind", kindOf(obj), "name", obj.GetName(), "namespace", obj.GetNamespace())
+		}
+	}
+	desired := desiredObjects(wc, p, conflict == nil, secureOn)
+	if err := r.pruneRBAC(ctx, a, wc, desired); err != nil {
+		applyErrs = append(applyErrs, err)
+	}
+
+	deployment := &appsv1.Deployment{}
+	key := client.ObjectKey{Namespace: r.Namespace, Name: ListenerName(wc)}
+	if conflict != nil {
+		if deleted, err := a.deleteIfExists(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}); err != nil {
+			applyErrs = append(applyErrs, err)
+		} else if deleted {
+			log.Info("Deleted listener Deployment of a WolConfig in port conflict", "with", conflict.With)
+		}
+		deployment = nil
+	} else if err := r.Get(ctx, key, deployment); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, err
+		}
+		deployment = nil
+	}
+
+	in.deployment, in.applyErr = deployment, errors.Join(applyErrs...)
+	status := computeStatus(wc, in)
+	if !equality.Semantic.DeepEqual(status, wc.Status) {
+		before := meta.FindStatusCondition(wc.Status.Conditions, ConditionReady)
+		updated := wc.DeepCopy()
+		updated.Status = status
+		if err := r.Status().Update(ctx, updated); err != nil {
+			return ctrl.Result{}, err
+		}
+		r.eventOnTransition(updated, before, meta.FindStatusCondition(status.Conditions, ConditionReady))
+	}
+
+	if in.applyErr != nil {
+		return ctrl.Result{}, in.applyErr
+	}
+	if ttl := wc.Spec.CacheTTL; ttl != nil && *ttl > 0 {
+		return ctrl.Result{RequeueAfter: time.Duration(*ttl) * time.Second}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// desiredObjects builds every object the WolConfig owns, for the APIs the
+// cluster serves: the listener's identity and access (ListenerAccess), its
+// metrics Service, SCC and ServiceMonitor, and the Deployment only when the
+// WolConfig may run a listener.
+func desiredObjects(wc *wolv1beta1.WolConfig, p Params, withDeployment bool, secureOn []string) []client.Object {
+	objs := append(ListenerAccess(wc, p, secureOn), BuildMetricsService(wc, p))
+	if p.OpenShift {
+		objs = append(objs, BuildSCC(wc, p))
+	}
+	if p.Monitoring {
+		objs = append(objs, BuildServiceMonitor(wc, p))
+	}
+	if withDeployment {
+		objs = append(objs, BuildDeployment(wc, p))
+	}
+	return objs
+}
+
+// ListenerAccess builds the listener's ServiceAccount and everything it is
+// granted: the process's ClusterRole and binding; the VM ClusterRole, bound
+// cluster-wide or in each namespace of the scope (see VMNamespaces); a Role
+// and RoleBinding for the SecureOn Secret of each of secureOn (see
+// SecureOnNamespaces). Roles come before their bindings (a binding to a
+// missing role is refused). Tests that run the listener's code use it to
+// grant exactly what the operator grants.
+func ListenerAccess(wc *wolv1beta1.WolConfig, p Params, secureOn []string) []client.Object {
+	objs := []client.Object{
+		BuildServiceAccount(wc, p),
+		BuildClusterRole(wc, p),
+		BuildClusterRoleBinding(wc, p),
+		BuildVMClusterRole(wc, p),
+	}
+	if namespaces, all := VMNamespaces(wc); all {
+		objs = append(objs, BuildVMClusterRoleBinding(wc, p))
+	} else {
+		for _, ns := range namespaces {
+			objs = append(objs, BuildVMRoleBinding(wc, p, ns))
+		}
+	}
+	for _, ns := range secureOn {
+		objs = append(objs, BuildSecureOnRole(wc, p, ns), BuildSecureOnRoleBinding(wc, p, ns))
+	}
+	return objs
+}
+
+// pruneRBAC deletes the Roles, RoleBindings and ClusterRoleBindings wc owns
+// that desired no longer has: SecureOn access in namespaces that no longer
+// need it, VM access in namespaces that left the scope, the cluster-wide VM
+// binding once the scope is a list of namespaces. A listener keeps no access
+// it does not need.
+func (r *WolConfigReconciler) pruneRBAC(ctx context.Context, a applier, wc *wolv1beta1.WolConfig, desired []client.Object) error {
+	type key struct{ kind, namespace, name string }
+	want := map[key]bool{}
+	for _, obj := range desired {
+		want[key{kindOf(obj), obj.GetNamespace(), obj.GetName()}] = true
+	}
+	owned := client.MatchingLabels{LabelInstance: wc.Name, LabelManagedBy: ManagedBy}
+	type listed struct {
+		kind string
+		obj  client.Object
+	}
+	var objs []listed
+	roles := &rbacv1.RoleList{}
+	if err := r.List(ctx, roles, owned); err != nil {
+		return err
+	}
+	for i := range roles.Items {
+		objs = append(objs, listed{"Role", &roles.Items[i]})
+	}
+	bindings := &rbacv1.RoleBindingList{}
+	if err := r.List(ctx, bindings, owned); err != nil {
+		return err
+	}
+	for i := range bindings.Items {
+		objs = append(objs, listed{"RoleBinding", &bindings.Items[i]})
+	}
+	clusterBindings := &rbacv1.ClusterRoleBindingList{}
+	if err := r.List(ctx, clusterBindings, owned); err != nil {
+		return err
+	}
+	for i := range clusterBindings.Items {
+		objs = append(objs, listed{"ClusterRoleBinding", &clusterBindings.Items[i]})
+	}
+	var errs []error
+	for _, l := range objs {
+		obj := l.obj
+		if want[key{l.kind, obj.GetNamespace(), obj.GetName()}] || !metav1.IsControlledBy(obj, wc) {
+			continue
+		}
+		if _, err := a.deleteIfExists(ctx, obj); err != nil {
+			errs = append(errs, fmt.Errorf("deleting %s %s/%s: %w", l.kind, obj.GetNamespace(), obj.GetName(), err))
+			continue
+		}
+		logf.FromContext(ctx).Info("Deleted access no longer needed", "kind", l.kind,
+			"namespace", obj.GetNamespace(), "name", obj.GetName())
+	}
+	return errors.Join(errs...)
+}
+
+// evaluate indexes the VirtualMachines in scope, from the cache.
+func (r *WolConfigReconciler) evaluate(ctx context.Context, scope *vmindex.Scope) (*vmindex.Index, error) {
+	var vms []kubevirtv1.VirtualMachine
+	namespaces := []string{""}
+	if !scope.AllNamespaces() {
+		namespaces = scope.Namespaces()
+	}
+	for _, ns := range namespaces {
+		list := &kubevirtv1.VirtualMachineList{}
+		if err := r.List(ctx, list, client.InNamespace(ns)); err != nil {
+			if meta.IsNoMatchError(err) {
+				break // KubeVirt is not installed: no VM is in scope
+			}
+			return nil, err
+		}
+		vms = append(vms, list.Items...)
+	}
+	seq := func(yield func(*kubevirtv1.VirtualMachine) bool) {
+		for i := range vms {
+			if !yield(&vms[i]) {
+				return
+			}
+		}
+	}
+	return vmindex.Build(scope, iter.Seq[*kubevirtv1.VirtualMachine](seq)), nil
+}
+
+// eventOnTransition records an event when the Ready condition changes.
+func (r *WolConfigReconciler) eventOnTransition(wc *wolv1beta1.WolConfig, before, after *metav1.Condition) {
+	if r.Recorder == nil || after == nil {
+		return
+	}
+	if before != nil && before.Status == after.Status && before.Reason == after.Reason {
+		return
+	}
+	switch {
+	case after.Status == metav1.ConditionTrue:
+		r.Recorder.Eventf(wc, nil, corev1.EventTypeNormal, EventListenerReady, "Reconcile", "%s", after.Message)
+	case after.Reason == ReasonPortConflict:
+		r.Recorder.Eventf(wc, nil, corev1.EventTypeWarning, EventPortConflict, "Reconcile", "%s", after.Message)
+	case after.Reason == ReasonApplyFailed:
+		r.Recorder.Eventf(wc, nil, corev1.EventTypeWarning, EventApplyFailed, "Reconcile", "%s", after.Message)
+	default:
+		r.Recorder.Eventf(wc, nil, corev1.EventTypeNormal, EventListenerNotReady, "Reconcile", "%s", after.Message)
+	}
+}
+
+// SetupWithManager registers the controller and its watches. Watches on
+// ServiceMonitors, SecurityContextConstraints and VirtualMachines are added
+// when discovery finds their API, at start-up or later.
+func (r *WolConfigReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Debounce == 0 {
+		r.Debounce = DefaultDebounce
+	}
+	r.resync = make(chan event.GenericEvent, 16)
+	r.watching = map[string]bool{}
+
+	specChanged := predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{})
+	c, err := ctrl.NewControllerManagedBy(mgr).
+		Named("wolconfig").
+		For(&wolv1beta1.WolConfig{}, builder.WithPredicates(specChanged)).
+		// Another WolConfig's ports may free or take this one's.
+		Watches(&wolv1beta1.WolConfig{}, handler.EnqueueRequestsFromMapFunc(r.allWolConfigs),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&corev1.Service{}).
+		Owns(&rbacv1.ClusterRole{}).
+		Owns(&rbacv1.ClusterRoleBinding{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
+		WatchesRawSource(source.Channel(r.resync, handler.EnqueueRequestsFromMapFunc(r.allWolConfigs))).
+		Build(r)
+	if err != nil {
+		return err
+	}
+	r.controller = c
+
+	r.Info.OnChange(func(apis APIs) {
+		if err := r.watchOptionalAPIs(mgr, apis); err != nil {
+			mgr.GetLogger().Error(err, "Cannot watch an optional API")
+		}
+		select {
+		case r.resync <- event.GenericEvent{Object: &wolv1beta1.WolConfig{}}:
+		default: // a resync is already pending
+		}
+	})
+	return mgr.Add(r.Info)
+}
+
+// watchOptionalAPIs adds, once each, the watches of the optional APIs now
+// served.
+func (r *WolConfigReconciler) watchOptionalAPIs(mgr ctrl.Manager, apis APIs) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	owner := func(obj client.Object) source.Source {
+		return source.Kind(r.Cache, obj, handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(),
+			&wolv1beta1.WolConfig{}, handler.OnlyControllerOwner()))
+	}
+	var errs []error
+	if apis.OpenShift && !r.watching["scc"] {
+		if err := r.controller.Watch(owner(&securityv1.SecurityContextConstraints{})); err != nil {
+			errs = append(errs, err)
+		} else {
+			r.watching["scc"] = true
+		}
+	}
+	if apis.Monitoring && !r.watching["servicemonitor"] {
+		if err := r.controller.Watch(owner(&monitoringv1.ServiceMonitor{})); err != nil {
+			errs = append(errs, err)
+		} else {
+			r.watching["servicemonitor"] = true
+		}
+	}
+	if apis.KubeVirt && !r.watching["vm"] {
+		if err := r.controller.Watch(source.Kind(r.Cache, &kubevirtv1.VirtualMachine{},
+			&vmHandler{r: r})); err != nil {
+			errs = append(errs, err)
+		} else {
+			r.watching["vm"] = true
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// allWolConfigs maps any event to a request for every WolConfig.
+func (r *WolConfigReconciler) allWolConfigs(ctx context.Context, _ client.Object) []reconcile.Request {
+	list := &wolv1beta1.WolConfigList{}
+	if err := r.List(ctx, list); err != nil {
+		logf.FromContext(ctx).Error(err, "Cannot list WolConfigs")
+		return nil
+	}
+	reqs := make([]reconcile.Request, len(list.Items))
+	for i := range list.Items {
+		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
+	}
+	return reqs
+}
+
+// CacheOptions narrows the manager's cache to what the operator reads: its
+// own Deployments, Services, ServiceAccounts, ClusterRoles,
+// ClusterRoleBindings, Roles and RoleBindings (by the managed-by label;
+// Deployments, Services and ServiceAccounts in the operator's namespace),
+// and VirtualMachines stripped to what the index
+// needs. Kinds whose API may be missing at start-up (KubeVirt, OpenShift,
+// Prometheus Operator) cannot be narrowed by namespace or label here, because
+// that needs their REST mapping; VirtualMachines are slimmed by the default
+// transform instead, and the few SCCs and ServiceMonitors are cached whole.
+func CacheOptions(namespace string) cache.Options {
+	owned := labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy})
+	inNamespace := map[string]cache.Config{namespace: {}}
+	return cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&appsv1.Deployment{}:         {Namespaces: inNamespace, Label: owned},
+			&corev1.Service{}:            {Namespaces: inNamespace, Label: owned},
+			&corev1.ServiceAccount{}:     {Namespaces: inNamespace, Label: owned},
+			&rbacv1.ClusterRole{}:        {Label: owned},
+			&rbacv1.ClusterRoleBinding{}: {Label: owned},
+			// SecureOn Roles and RoleBindings live in VM namespaces.
+			&rbacv1.Role{}:        {Label: owned},
+			&rbacv1.RoleBinding{}: {Label: owned},
+		},
+		DefaultTransform: slimObject,
+	}
+}
+
+// slimObject strips VirtualMachines to what the index reads and drops
+// managedFields from everything else.
+func slimObject(obj any) (any, error) {
+	if vm, ok := obj.(*kubevirtv1.VirtualMachine); ok {
+		return vmindex.StripVM(vm)
+	}
+	if o, ok := obj.(metav1.Object); ok {
+		o.SetManagedFields(nil)
+	}
+	return obj, nil
+}
