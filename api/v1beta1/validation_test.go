@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/go-logr/logr"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -32,7 +33,12 @@ import (
 	"sigs.k8s.io/yaml"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
+	"github.com/gpillon/kubevirt-wol/internal/controller"
+	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
+	"github.com/gpillon/kubevirt-wol/pkg/receiver"
+	"github.com/gpillon/kubevirt-wol/pkg/vmindex"
+	"github.com/gpillon/kubevirt-wol/pkg/wake"
 )
 
 var nameSeq atomic.Int64
@@ -273,23 +279,32 @@ var _ = Describe("WolConfig validation", func() {
 		Expect(got.Spec.WakeDeadlineSeconds).To(HaveValue(Equal(int32(30))))
 	})
 
-	It("applies the defaults", func() {
+	It("applies exactly the defaults of api/v1beta1/defaults.go (the markers say the same)", func() {
 		u := newWolConfig(`{}`)
 		Expect(k8sClient.Create(ctx, u)).To(Succeed())
 		got := &wolv1beta1.WolConfig{}
 		Expect(k8sClient.Get(ctx, clientKey(u.GetName()), got)).To(Succeed())
-		Expect(got.Spec.DiscoveryMode).To(Equal(wolv1beta1.DiscoveryModeAll))
-		Expect(got.Spec.WolPorts).To(Equal([]int32{9}))
-		Expect(got.Spec.CacheTTL).To(HaveValue(Equal(int32(300))))
-		Expect(got.Spec.Listener.Replicas).To(HaveValue(Equal(int32(1))))
-		Expect(got.Spec.Listener.MetricsPort).To(HaveValue(Equal(int32(9847))))
-		Expect(got.Spec.DedupeWindowSeconds).To(HaveValue(Equal(int32(5))))
-		Expect(got.Spec.RateLimit).To(Equal(wolv1beta1.RateLimitSpec{
-			PerSourcePerMinute: 300, PerSourceBurst: 20, GlobalPerMinute: 3000, GlobalBurst: 100}))
+		Expect(got.Spec).To(Equal(wolv1beta1.DefaultSpec()))
 		Expect(got.Spec.RawEthernet.Enabled).To(BeFalse())
-		Expect(got.Spec.WakeDeadlineSeconds).To(HaveValue(Equal(int32(60))))
+		Expect(got.Spec.DirectPatchFallback).To(BeFalse(), "no write on VMs by default")
 		Expect(got.Spec.SecureOn).To(BeNil(), "no password by default")
 		Expect(got.Spec.AllowedSources).To(BeZero(), "every source by default")
+
+		By("and they are the Go defaults of the code that uses them")
+		fromAPI, err := listenerapp.ReceiverConfig(got.Spec, logr.Discard())
+		Expect(err).NotTo(HaveOccurred())
+		fromZero := receiver.Config{Ports: receiver.DefaultPorts()}
+		Expect(fromAPI.WithDefaults()).To(Equal(fromZero.WithDefaults()), "the packet engine's defaults")
+		emptyScope, err := vmindex.ScopeFromSpec(wolv1beta1.WolConfigSpec{})
+		Expect(err).NotTo(HaveOccurred())
+		defaultedScope, err := vmindex.ScopeFromSpec(got.Spec)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(defaultedScope.Resync()).To(Equal(emptyScope.Resync()), "the VM index's resync")
+		Expect(defaultedScope.Mode()).To(Equal(emptyScope.Mode()))
+		Expect(wake.PolicyOf(got.Spec)).To(Equal(wake.PolicyOf(wolv1beta1.WolConfigSpec{})), "the wake policy's deadline")
+		Expect(controller.BuildDeployment(got, controller.Params{Namespace: "ns"})).
+			To(Equal(controller.BuildDeployment(&wolv1beta1.WolConfig{ObjectMeta: got.ObjectMeta}, controller.Params{Namespace: "ns"})),
+				"the operator's listener Deployment (replicas, ports, metrics port)")
 	})
 
 	It("applies the defaults when spec is left out entirely", func() {

@@ -22,6 +22,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
@@ -40,7 +41,7 @@ func main() {
 	flag.StringVar(&opts.Namespace, "namespace", os.Getenv("POD_NAMESPACE"),
 		"The operator's namespace, where the Secret "+wolv1beta1.SecureOnSecretName+" holds a WolConfig-wide SecureOn password "+
 			"(default: $POD_NAMESPACE).")
-	flag.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":9847",
+	flag.StringVar(&opts.MetricsAddr, "metrics-bind-address", fmt.Sprintf(":%d", wolv1beta1.DefaultMetricsPort),
 		"Address of the HTTPS endpoint for /metrics (authenticated), /healthz and /readyz; 0 disables it.")
 	flag.BoolVar(&opts.InsecureMetrics, "insecure-metrics", false,
 		"Serve /metrics over plain HTTP without authentication. Only for development on a private machine.")

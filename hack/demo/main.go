@@ -332,7 +332,7 @@ func up() error {
 		DialContext:     dial,
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the listener's certificate is self-signed
 	}}
-	base := "https://" + net.JoinHostPort(metricsHost, "9847")
+	base := "https://" + net.JoinHostPort(metricsHost, fmt.Sprint(wolv1beta1.DefaultMetricsPort))
 	if err := waitFor(ctx, time.Minute, func() (bool, error) {
 		code, _, _ := get(httpc, base+"/readyz", "")
 		return code == http.StatusOK, nil
@@ -343,7 +343,7 @@ func up() error {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(wc), wc); err != nil {
 			return false, err
 		}
-		return meta.IsStatusConditionTrue(wc.Status.Conditions, "Ready") && wc.Status.ManagedVMs == 3, nil
+		return meta.IsStatusConditionTrue(wc.Status.Conditions, wolv1beta1.ConditionReady) && wc.Status.ManagedVMs == 3, nil
 	}); err != nil {
 		return fmt.Errorf("WolConfig not Ready: %w", err)
 	}

@@ -88,8 +88,8 @@ func conflictBetween(newer, older *wolv1beta1.WolConfig) (PortConflict, bool) {
 	if !nodesMayOverlap(newer.Spec.Listener.NodeSelector, older.Spec.Listener.NodeSelector) {
 		return PortConflict{}, false
 	}
-	for _, p := range newer.Spec.WolPorts {
-		if slices.Contains(older.Spec.WolPorts, p) {
+	for _, p := range wolPorts(newer) {
+		if slices.Contains(wolPorts(older), p) {
 			return PortConflict{With: older.Name, Port: p, Protocol: corev1.ProtocolUDP}, true
 		}
 	}

@@ -76,7 +76,7 @@ type listenerNeeds struct {
 
 func needsOf(wc *wolv1beta1.WolConfig) listenerNeeds {
 	n := listenerNeeds{raw: wc.Spec.RawEthernet.Enabled}
-	for _, p := range wc.Spec.WolPorts {
+	for _, p := range wolPorts(wc) {
 		if p < privilegedPortLimit {
 			n.bindService = true
 		}
@@ -104,16 +104,21 @@ func (n listenerNeeds) capabilities() []corev1.Capability {
 	return caps
 }
 
+// wolPorts is spec.wolPorts, or the API's default when it is empty (the API
+// server fills it in; the builders agree with it either way).
+func wolPorts(wc *wolv1beta1.WolConfig) []int32 {
+	if len(wc.Spec.WolPorts) == 0 {
+		return wolv1beta1.DefaultWolPorts()
+	}
+	return wc.Spec.WolPorts
+}
+
 func metricsPort(wc *wolv1beta1.WolConfig) int32 {
 	if wc.Spec.Listener.MetricsPort != nil {
 		return *wc.Spec.Listener.MetricsPort
 	}
-	return DefaultMetricsPort
+	return wolv1beta1.DefaultMetricsPort
 }
-
-// DefaultMetricsPort is the listener's HTTPS port when the WolConfig leaves
-// spec.listener.metricsPort unset (the API server defaults it to the same).
-const DefaultMetricsPort int32 = 9847
 
 func objectMeta(wc *wolv1beta1.WolConfig, name, namespace string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{
@@ -295,8 +300,8 @@ func BuildDeployment(wc *wolv1beta1.WolConfig, p Params) *appsv1.Deployment {
 		image = spec.Image
 	}
 
-	ports := make([]corev1.ContainerPort, 0, len(wc.Spec.WolPorts)+1)
-	for _, wp := range wc.Spec.WolPorts {
+	ports := make([]corev1.ContainerPort, 0, len(wolPorts(wc))+1)
+	for _, wp := range wolPorts(wc) {
 		// With the host network the container port is the host port: the
 		// scheduler then never puts two pods needing it on one node.
 		ports = append(ports, corev1.ContainerPort{
@@ -375,7 +380,7 @@ func BuildDeployment(wc *wolv1beta1.WolConfig, p Params) *appsv1.Deployment {
 		podAnnotations[RequiredSCCAnnotation] = ListenerClusterName(wc)
 	}
 
-	replicas := int32(1)
+	replicas := wolv1beta1.DefaultListenerReplicas
 	if spec.Replicas != nil {
 		replicas = *spec.Replicas
 	}

@@ -40,14 +40,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 func defaulted(name string, mutate ...func(*wolv1beta1.WolConfig)) *wolv1beta1.WolConfig {
 	wc := &wolv1beta1.WolConfig{
 		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name), Generation: 1},
-		Spec: wolv1beta1.WolConfigSpec{
-			DiscoveryMode:       wolv1beta1.DiscoveryModeAll,
-			WolPorts:            []int32{9},
-			CacheTTL:            ptr.To[int32](300),
-			DedupeWindowSeconds: ptr.To[int32](5),
-			RateLimit:           wolv1beta1.RateLimitSpec{PerSourcePerMinute: 300, PerSourceBurst: 20, GlobalPerMinute: 3000, GlobalBurst: 100},
-			Listener:            wolv1beta1.ListenerSpec{Replicas: ptr.To[int32](1), MetricsPort: ptr.To[int32](9847)},
-		},
+		Spec:       wolv1beta1.DefaultSpec(),
 	}
 	for _, m := range mutate {
 		m(wc)

@@ -29,32 +29,6 @@ import (
 	"github.com/gpillon/kubevirt-wol/pkg/vmindex"
 )
 
-// Condition types of a WolConfig.
-const (
-	// ConditionReady is True when at least one listener pod is ready, so a
-	// magic packet for a managed VM wakes it.
-	ConditionReady = "Ready"
-	// ConditionProgressing is True while the listener Deployment rolls out.
-	ConditionProgressing = "Progressing"
-	// ConditionDegraded is True when something needs the user's attention.
-	ConditionDegraded = "Degraded"
-)
-
-// Condition reasons (constant, CamelCase, as API conventions ask).
-const (
-	ReasonListenerReady    = "ListenerReady"
-	ReasonListenerNotReady = "ListenerNotReady"
-	ReasonScaledToZero     = "ScaledToZero"
-	ReasonPortConflict     = "PortConflict"
-	ReasonApplyFailed      = "ApplyFailed"
-	ReasonInvalidSpec      = "InvalidSpec"
-	ReasonRollingOut       = "RollingOut"
-	ReasonRolloutComplete  = "RolloutComplete"
-	ReasonMACConflict      = "MACConflict"
-	ReasonMissingVM        = "MissingVM"
-	ReasonAsExpected       = "AsExpected"
-)
-
 // StatusListLimit bounds each list in the status; the counts stay exact.
 const StatusListLimit = 10
 
@@ -80,7 +54,7 @@ func computeStatus(wc *wolv1beta1.WolConfig, in statusInputs) wolv1beta1.WolConf
 		LastSync:           old.LastSync,
 	}
 
-	desired := int32(1)
+	desired := wolv1beta1.DefaultListenerReplicas
 	if wc.Spec.Listener.Replicas != nil {
 		desired = *wc.Spec.Listener.Replicas
 	}
@@ -107,42 +81,42 @@ func computeStatus(wc *wolv1beta1.WolConfig, in statusInputs) wolv1beta1.WolConf
 	ready := st.Listener.ReadyReplicas
 	switch {
 	case in.conflict != nil:
-		set(ConditionReady, metav1.ConditionFalse, ReasonPortConflict, in.conflict.Message())
+		set(wolv1beta1.ConditionReady, metav1.ConditionFalse, wolv1beta1.ReasonPortConflict, in.conflict.Message())
 	case in.scopeErr != nil:
-		set(ConditionReady, metav1.ConditionFalse, ReasonInvalidSpec, in.scopeErr.Error())
+		set(wolv1beta1.ConditionReady, metav1.ConditionFalse, wolv1beta1.ReasonInvalidSpec, in.scopeErr.Error())
 	case in.applyErr != nil:
-		set(ConditionReady, metav1.ConditionFalse, ReasonApplyFailed, in.applyErr.Error())
+		set(wolv1beta1.ConditionReady, metav1.ConditionFalse, wolv1beta1.ReasonApplyFailed, in.applyErr.Error())
 	case desired == 0:
-		set(ConditionReady, metav1.ConditionFalse, ReasonScaledToZero, "spec.listener.replicas is 0: no listener runs")
+		set(wolv1beta1.ConditionReady, metav1.ConditionFalse, wolv1beta1.ReasonScaledToZero, "spec.listener.replicas is 0: no listener runs")
 	case ready == 0:
-		set(ConditionReady, metav1.ConditionFalse, ReasonListenerNotReady,
+		set(wolv1beta1.ConditionReady, metav1.ConditionFalse, wolv1beta1.ReasonListenerNotReady,
 			fmt.Sprintf("0 of %d listener pods are ready", desired))
 	default:
-		set(ConditionReady, metav1.ConditionTrue, ReasonListenerReady,
+		set(wolv1beta1.ConditionReady, metav1.ConditionTrue, wolv1beta1.ReasonListenerReady,
 			fmt.Sprintf("%d of %d listener pods are ready; %d VirtualMachines can be woken", ready, desired, st.ManagedVMs))
 	}
 
 	if d := in.deployment; d != nil && in.conflict == nil && rollingOut(d, desired) {
-		set(ConditionProgressing, metav1.ConditionTrue, ReasonRollingOut,
+		set(wolv1beta1.ConditionProgressing, metav1.ConditionTrue, wolv1beta1.ReasonRollingOut,
 			fmt.Sprintf("%d of %d listener pods updated, %d ready", d.Status.UpdatedReplicas, desired, d.Status.ReadyReplicas))
 	} else {
-		set(ConditionProgressing, metav1.ConditionFalse, ReasonRolloutComplete, "the listener Deployment is up to date")
+		set(wolv1beta1.ConditionProgressing, metav1.ConditionFalse, wolv1beta1.ReasonRolloutComplete, "the listener Deployment is up to date")
 	}
 
 	switch {
 	case in.conflict != nil:
-		set(ConditionDegraded, metav1.ConditionTrue, ReasonPortConflict, in.conflict.Message())
+		set(wolv1beta1.ConditionDegraded, metav1.ConditionTrue, wolv1beta1.ReasonPortConflict, in.conflict.Message())
 	case in.scopeErr != nil:
-		set(ConditionDegraded, metav1.ConditionTrue, ReasonInvalidSpec, in.scopeErr.Error())
+		set(wolv1beta1.ConditionDegraded, metav1.ConditionTrue, wolv1beta1.ReasonInvalidSpec, in.scopeErr.Error())
 	case in.applyErr != nil:
-		set(ConditionDegraded, metav1.ConditionTrue, ReasonApplyFailed, in.applyErr.Error())
+		set(wolv1beta1.ConditionDegraded, metav1.ConditionTrue, wolv1beta1.ReasonApplyFailed, in.applyErr.Error())
 	case st.MACConflictCount > 0:
-		set(ConditionDegraded, metav1.ConditionTrue, ReasonMACConflict, conflictMessage(&st))
+		set(wolv1beta1.ConditionDegraded, metav1.ConditionTrue, wolv1beta1.ReasonMACConflict, conflictMessage(&st))
 	case st.MissingMappingCount > 0:
-		set(ConditionDegraded, metav1.ConditionTrue, ReasonMissingVM,
+		set(wolv1beta1.ConditionDegraded, metav1.ConditionTrue, wolv1beta1.ReasonMissingVM,
 			fmt.Sprintf("%d explicit mappings name a VirtualMachine that does not exist (see status.missingMappings)", st.MissingMappingCount))
 	default:
-		set(ConditionDegraded, metav1.ConditionFalse, ReasonAsExpected, "no problem found")
+		set(wolv1beta1.ConditionDegraded, metav1.ConditionFalse, wolv1beta1.ReasonAsExpected, "no problem found")
 	}
 	return st
 }

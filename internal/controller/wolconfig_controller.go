@@ -181,13 +181,13 @@ func (r *WolConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	in.deployment, in.applyErr = deployment, errors.Join(applyErrs...)
 	status := computeStatus(wc, in)
 	if !equality.Semantic.DeepEqual(status, wc.Status) {
-		before := meta.FindStatusCondition(wc.Status.Conditions, ConditionReady)
+		before := meta.FindStatusCondition(wc.Status.Conditions, wolv1beta1.ConditionReady)
 		updated := wc.DeepCopy()
 		updated.Status = status
 		if err := r.Status().Update(ctx, updated); err != nil {
 			return ctrl.Result{}, err
 		}
-		r.eventOnTransition(updated, before, meta.FindStatusCondition(status.Conditions, ConditionReady))
+		r.eventOnTransition(updated, before, meta.FindStatusCondition(status.Conditions, wolv1beta1.ConditionReady))
 	}
 
 	if in.applyErr != nil {
@@ -336,9 +336,9 @@ func (r *WolConfigReconciler) eventOnTransition(wc *wolv1beta1.WolConfig, before
 	switch {
 	case after.Status == metav1.ConditionTrue:
 		r.Recorder.Eventf(wc, nil, corev1.EventTypeNormal, EventListenerReady, "Reconcile", "%s", after.Message)
-	case after.Reason == ReasonPortConflict:
+	case after.Reason == wolv1beta1.ReasonPortConflict:
 		r.Recorder.Eventf(wc, nil, corev1.EventTypeWarning, EventPortConflict, "Reconcile", "%s", after.Message)
-	case after.Reason == ReasonApplyFailed:
+	case after.Reason == wolv1beta1.ReasonApplyFailed:
 		r.Recorder.Eventf(wc, nil, corev1.EventTypeWarning, EventApplyFailed, "Reconcile", "%s", after.Message)
 	default:
 		r.Recorder.Eventf(wc, nil, corev1.EventTypeNormal, EventListenerNotReady, "Reconcile", "%s", after.Message)

@@ -161,12 +161,12 @@ var _ = Describe("WolConfig reconciliation", Ordered, func() {
 	})
 
 	It("reports the listener not ready, then ready, with an event on the transition", func() {
-		Eventually(condition(ctx, "first", ConditionReady), timeout, poll).Should(haveCondition(metav1.ConditionFalse, ReasonListenerNotReady))
+		Eventually(condition(ctx, "first", wolv1beta1.ConditionReady), timeout, poll).Should(haveCondition(metav1.ConditionFalse, wolv1beta1.ReasonListenerNotReady))
 		wc := getWolConfig(ctx, "first")
 		Expect(wc.Status.ObservedGeneration).To(Equal(wc.Generation))
 
 		markReady(ctx, "wol-listener-first", 1)
-		Eventually(condition(ctx, "first", ConditionReady), timeout, poll).Should(haveCondition(metav1.ConditionTrue, ReasonListenerReady))
+		Eventually(condition(ctx, "first", wolv1beta1.ConditionReady), timeout, poll).Should(haveCondition(metav1.ConditionTrue, wolv1beta1.ReasonListenerReady))
 		Expect(getWolConfig(ctx, "first").Status.Listener).To(Equal(wolv1beta1.ListenerStatus{Replicas: 1, ReadyReplicas: 1}))
 		Eventually(func() []string {
 			list := &eventsv1.EventList{}
@@ -223,10 +223,10 @@ var _ = Describe("WolConfig reconciliation", Ordered, func() {
 
 	It("gives a newer WolConfig that needs the same port no Deployment, and a PortConflict", func() {
 		Expect(admin.Create(ctx, newWolConfig("second", nil))).To(Succeed())
-		Eventually(condition(ctx, "second", ConditionReady), timeout, poll).Should(And(
-			haveCondition(metav1.ConditionFalse, ReasonPortConflict),
+		Eventually(condition(ctx, "second", wolv1beta1.ConditionReady), timeout, poll).Should(And(
+			haveCondition(metav1.ConditionFalse, wolv1beta1.ReasonPortConflict),
 			HaveField("Message", ContainSubstring(`WolConfig "first"`))))
-		Expect(condition(ctx, "second", ConditionDegraded)()).To(haveCondition(metav1.ConditionTrue, ReasonPortConflict))
+		Expect(condition(ctx, "second", wolv1beta1.ConditionDegraded)()).To(haveCondition(metav1.ConditionTrue, wolv1beta1.ReasonPortConflict))
 		Consistently(func() bool {
 			return apierrors.IsNotFound(admin.Get(ctx, key("wol-listener-second"), &appsv1.Deployment{}))
 		}, time.Second, poll).Should(BeTrue())
@@ -237,7 +237,7 @@ var _ = Describe("WolConfig reconciliation", Ordered, func() {
 			wc.Spec.Listener.MetricsPort = ptr.To[int32](19847)
 		})
 		Eventually(func() error { return admin.Get(ctx, key("wol-listener-second"), &appsv1.Deployment{}) }, timeout, poll).Should(Succeed())
-		Eventually(condition(ctx, "second", ConditionReady), timeout, poll).Should(haveCondition(metav1.ConditionFalse, ReasonListenerNotReady))
+		Eventually(condition(ctx, "second", wolv1beta1.ConditionReady), timeout, poll).Should(haveCondition(metav1.ConditionFalse, wolv1beta1.ReasonListenerNotReady))
 
 		By("taking the older one's port back, which removes its Deployment again")
 		updateWolConfig(ctx, "second", func(wc *wolv1beta1.WolConfig) {
@@ -246,7 +246,7 @@ var _ = Describe("WolConfig reconciliation", Ordered, func() {
 		Eventually(func() bool {
 			return apierrors.IsNotFound(admin.Get(ctx, key("wol-listener-second"), &appsv1.Deployment{}))
 		}, timeout, poll).Should(BeTrue())
-		Eventually(condition(ctx, "second", ConditionReady), timeout, poll).Should(haveCondition(metav1.ConditionFalse, ReasonPortConflict))
+		Eventually(condition(ctx, "second", wolv1beta1.ConditionReady), timeout, poll).Should(haveCondition(metav1.ConditionFalse, wolv1beta1.ReasonPortConflict))
 
 		By("deleting the older one, which frees the port")
 		Expect(admin.Delete(ctx, getWolConfig(ctx, "first"))).To(Succeed())
@@ -275,7 +275,7 @@ var _ = Describe("WolConfig reconciliation", Ordered, func() {
 			HaveField("NotWakeableVMs", []string{"lab/nomac"}),
 			HaveField("MACConflictCount", int32(0)),
 		))
-		Expect(condition(ctx, "scoped", ConditionDegraded)()).To(haveCondition(metav1.ConditionFalse, ReasonAsExpected))
+		Expect(condition(ctx, "scoped", wolv1beta1.ConditionDegraded)()).To(haveCondition(metav1.ConditionFalse, wolv1beta1.ReasonAsExpected))
 
 		By("a second VM with the same MAC: a conflict, neither counted")
 		Expect(admin.Create(ctx, vm("lab", "twin", nil, "52-54-00-00-00-01"))).To(Succeed())
@@ -284,13 +284,13 @@ var _ = Describe("WolConfig reconciliation", Ordered, func() {
 			HaveField("MACConflictCount", int32(1)),
 			HaveField("MACConflicts", []wolv1beta1.MACConflict{{MACAddress: "52:54:00:00:00:01", VMs: []string{"lab/a", "lab/twin"}}}),
 		))
-		Expect(condition(ctx, "scoped", ConditionDegraded)()).To(And(
-			haveCondition(metav1.ConditionTrue, ReasonMACConflict), HaveField("Message", ContainSubstring("lab/twin"))))
+		Expect(condition(ctx, "scoped", wolv1beta1.ConditionDegraded)()).To(And(
+			haveCondition(metav1.ConditionTrue, wolv1beta1.ReasonMACConflict), HaveField("Message", ContainSubstring("lab/twin"))))
 
 		By("the conflict clearing when the twin goes")
 		Expect(admin.Delete(ctx, &kubevirtv1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Namespace: "lab", Name: "twin"}})).To(Succeed())
 		Eventually(func() int32 { return getWolConfig(ctx, "scoped").Status.MACConflictCount }, timeout, poll).Should(BeZero())
-		Eventually(condition(ctx, "scoped", ConditionDegraded), timeout, poll).Should(haveCondition(metav1.ConditionFalse, ReasonAsExpected))
+		Eventually(condition(ctx, "scoped", wolv1beta1.ConditionDegraded), timeout, poll).Should(haveCondition(metav1.ConditionFalse, wolv1beta1.ReasonAsExpected))
 
 		By("switching to Explicit with a mapping to a VM that does not exist")
 		updateWolConfig(ctx, "scoped", func(wc *wolv1beta1.WolConfig) {
@@ -306,7 +306,7 @@ var _ = Describe("WolConfig reconciliation", Ordered, func() {
 			HaveField("MissingMappingCount", int32(1)),
 			HaveField("MissingMappings", []wolv1beta1.ExplicitMapping{{MACAddress: "52:54:00:00:00:09", VMName: "ghost", Namespace: "prod"}}),
 		))
-		Expect(condition(ctx, "scoped", ConditionDegraded)()).To(haveCondition(metav1.ConditionTrue, ReasonMissingVM))
+		Expect(condition(ctx, "scoped", wolv1beta1.ConditionDegraded)()).To(haveCondition(metav1.ConditionTrue, wolv1beta1.ReasonMissingVM))
 	})
 
 	It("makes no API write while VMs change in ways that change no result", func() {

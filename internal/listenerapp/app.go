@@ -55,6 +55,7 @@ import (
 	"github.com/gpillon/kubevirt-wol/pkg/receiver"
 	"github.com/gpillon/kubevirt-wol/pkg/vmindex"
 	"github.com/gpillon/kubevirt-wol/pkg/vmstarter"
+	"github.com/gpillon/kubevirt-wol/pkg/wake"
 )
 
 // The listener reads its own WolConfig (narrowed to its name by the
@@ -110,7 +111,7 @@ type App struct {
 	index      *vmindex.Index
 	watcher    *vmindex.Watcher
 	starter    *vmstarter.Starter
-	handler    *wakeHandler
+	handler    *wake.Handler
 	updates    chan *wolv1beta1.WolConfig
 	current    atomic.Pointer[receiver.Receiver]
 	bindErr    atomic.Pointer[error]
@@ -237,10 +238,13 @@ func (a *App) Run(ctx context.Context) error {
 	if a.starter, err = vmstarter.New(kv, so); err != nil {
 		return err
 	}
-	if a.handler, err = newWakeHandler(a.index, a.starter, kube, recorder, a.opts.Namespace, a.reg, a.log.WithName("wake")); err != nil {
+	if a.handler, err = wake.New(wake.Options{
+		Resolver: a.index, Starter: a.starter, Secrets: kube.getSecret, Events: recorder,
+		Namespace: a.opts.Namespace, Registerer: a.reg, Log: a.log.WithName("wake"),
+	}); err != nil {
 		return err
 	}
-	a.handler.setPolicy(first.Spec)
+	a.applyPolicy(first.Spec)
 	a.haveSpec.Store(true)
 	a.log.Info("Serving WolConfig", "wolconfig", first.Name, "mode", scope.Mode(), "ports", first.Spec.WolPorts)
 	return a.servePackets(ctx, first)
@@ -249,7 +253,7 @@ func (a *App) Run(ctx context.Context) error {
 // servePackets runs the packet engine for the latest spec and applies
 // WolConfig updates until ctx is done.
 func (a *App) servePackets(ctx context.Context, wc *wolv1beta1.WolConfig) error {
-	cfg, err := ListenerConfig(wc.Spec, a.log.WithName("listener"))
+	cfg, err := ReceiverConfig(wc.Spec, a.log.WithName("listener"))
 	if err != nil {
 		return fmt.Errorf("WolConfig %s: %w", wc.Name, err)
 	}
@@ -285,7 +289,7 @@ func (a *App) servePackets(ctx context.Context, wc *wolv1beta1.WolConfig) error 
 				case <-time.After(a.opts.RetryBind):
 				case wc = <-a.updates:
 					a.applyScope(wc)
-					if next, err := ListenerConfig(wc.Spec, a.log.WithName("listener")); err != nil {
+					if next, err := ReceiverConfig(wc.Spec, a.log.WithName("listener")); err != nil {
 						a.log.Error(err, "Ignoring the packet settings of an invalid WolConfig update")
 					} else {
 						cfg = next
@@ -294,12 +298,12 @@ func (a *App) servePackets(ctx context.Context, wc *wolv1beta1.WolConfig) error 
 				restart = true
 			case wc = <-a.updates:
 				a.applyScope(wc)
-				next, err := ListenerConfig(wc.Spec, a.log.WithName("listener"))
+				next, err := ReceiverConfig(wc.Spec, a.log.WithName("listener"))
 				switch {
 				case err != nil:
 					a.log.Error(err, "Ignoring the packet settings of an invalid WolConfig update")
-				case sameConfig(cfg, next):
-				case onlyPortsDiffer(cfg, next):
+				case changeOf(cfg, next) == ignore:
+				case changeOf(cfg, next) == rebind:
 					if err := netns.Run(a.opts.NetNS, func() error { return l.Reconfigure(next.Ports) }); err != nil {
 						a.log.Error(err, "Cannot rebind the new ports; the previous ports stay bound")
 					} else {
@@ -319,10 +323,22 @@ func (a *App) servePackets(ctx context.Context, wc *wolv1beta1.WolConfig) error 
 	}
 }
 
+// applyPolicy gives the wake handler and the starter what spec says of
+// every wake: its deadline, the WolConfig-wide SecureOn password, and
+// whether VMs may be patched where KubeVirt's subresource API is missing.
+func (a *App) applyPolicy(spec wolv1beta1.WolConfigSpec) {
+	a.handler.SetPolicy(wake.PolicyOf(spec))
+	api := vmstarter.APISubresource
+	if spec.DirectPatchFallback {
+		api = vmstarter.APIFallback
+	}
+	a.starter.SetAPI(api)
+}
+
 // applyScope gives the index the scope, and the wake handler the policy, of
 // an updated WolConfig.
 func (a *App) applyScope(wc *wolv1beta1.WolConfig) {
-	a.handler.setPolicy(wc.Spec)
+	a.applyPolicy(wc.Spec)
 	scope, err := vmindex.ScopeFromSpec(wc.Spec)
 	if err != nil {
 		a.log.Error(err, "Ignoring a WolConfig update with an invalid scope")

@@ -33,7 +33,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
-	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
+	"github.com/gpillon/kubevirt-wol/pkg/wake"
 	"github.com/gpillon/kubevirt-wol/internal/netns"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
@@ -248,10 +248,10 @@ var _ = Describe("Bad input catalogue", Ordered, func() {
 		// VM is refused whatever the packet carries (it fails closed).
 		Entry("Secret: a 5-byte password", badInput{udp: magicFor("52:54:00:ba:00:05", 'a', 'b', 'c', 'd', 'e', 'f'),
 			counter: []string{"wol_wakes_refused_total", "reason", "password_invalid"},
-			vm:      badNS + "/len-5", event: listenerapp.EventReasonSecureOnInvalid}),
+			vm:      badNS + "/len-5", event: wake.EventReasonSecureOnInvalid}),
 		Entry("Secret: a 3-byte password", badInput{udp: magicFor("52:54:00:ba:00:03", 'a', 'b', 'c', 'd'),
 			counter: []string{"wol_wakes_refused_total", "reason", "password_invalid"},
-			vm:      badNS + "/len-3", event: listenerapp.EventReasonSecureOnInvalid}),
+			vm:      badNS + "/len-3", event: wake.EventReasonSecureOnInvalid}),
 		Entry("Secret: a 7-byte password", badInput{udp: magicFor("52:54:00:ba:00:07", 'a', 'b', 'c', 'd', 'e', 'f'),
 			counter: []string{"wol_wakes_refused_total", "reason", "password_invalid"}, vm: badNS + "/len-7"}),
 		Entry("Secret: an 8-byte password", badInput{udp: magicFor("52:54:00:ba:00:08", 'a', 'b', 'c', 'd', 'e', 'f'),
@@ -266,12 +266,12 @@ var _ = Describe("Bad input catalogue", Ordered, func() {
 		// Annotations pointing to what does not exist, or cannot be read.
 		Entry("annotation: a key the Secret does not have", badInput{udp: magicFor("52:54:00:ba:00:12", 1, 2, 3, 4),
 			counter: []string{"wol_wakes_refused_total", "reason", "password_unavailable"},
-			vm:      badNS + "/missing-key", event: listenerapp.EventReasonSecureOnUnavailable}),
+			vm:      badNS + "/missing-key", event: wake.EventReasonSecureOnUnavailable}),
 		Entry("annotation: a namespace without the Secret", badInput{udp: magicFor("52:54:00:ba:00:13", 1, 2, 3, 4),
 			counter: []string{"wol_wakes_refused_total", "reason", "password_unavailable"},
-			vm:      badNSSecret + "/missing-secret", event: listenerapp.EventReasonSecureOnUnavailable}),
+			vm:      badNSSecret + "/missing-secret", event: wake.EventReasonSecureOnUnavailable}),
 		Entry("annotation: a Secret the listener may not read", badInput{udp: magicFor("52:54:00:ba:00:14", 1, 2, 3, 4),
 			counter: []string{"wol_wakes_refused_total", "reason", "password_unavailable"},
-			vm:      badNSNoRBAC + "/no-access", event: listenerapp.EventReasonSecureOnUnavailable}),
+			vm:      badNSNoRBAC + "/no-access", event: wake.EventReasonSecureOnUnavailable}),
 	)
 })

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -31,12 +32,12 @@ import (
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
-// ListenerConfig maps a WolConfig spec onto the packet engine's settings.
+// ReceiverConfig maps a WolConfig spec onto the packet receiver's settings.
 // Zero values (fields the API server would have defaulted) keep the
 // engine's defaults, which are the same. It fails on an allowed source the
 // API server should have refused, rather than dropping it (which could turn
 // an allow-list into "allow everyone").
-func ListenerConfig(spec wolv1beta1.WolConfigSpec, log logr.Logger) (receiver.Config, error) {
+func ReceiverConfig(spec wolv1beta1.WolConfigSpec, log logr.Logger) (receiver.Config, error) {
 	cfg := receiver.Config{
 		Raw:         spec.RawEthernet.Enabled,
 		Promiscuous: spec.RawEthernet.Promiscuous,
@@ -105,19 +106,59 @@ func unmappedBits(a netip.Addr) int {
 	return 0
 }
 
-// onlyPortsDiffer reports whether a and b differ in their ports alone, which
-// a running listener applies by rebinding without a restart.
-func onlyPortsDiffer(a, b receiver.Config) bool {
-	a.Ports, b.Ports = nil, nil
-	a.Logger, b.Logger = logr.Logger{}, logr.Logger{}
-	return sameConfig(a, b)
+// applyBy is how a running listener applies a change of one field of its
+// receiver.Config.
+type applyBy uint8
+
+const (
+	// restartEngine: stop the packet engine and start a new one (its
+	// sockets, filters and queues are built from the field).
+	restartEngine applyBy = iota + 1
+	// rebind: bind the new ports and close the old ones in place.
+	rebind
+	// ignore: not a packet setting (the logger).
+	ignore
+)
+
+// receiverFields says, for every field of receiver.Config, how a change is
+// applied. TestEveryReceiverFieldHasADecision fails when a field is added to
+// receiver.Config without an entry here, so a new setting cannot be ignored
+// by mistake.
+var receiverFields = map[string]applyBy{
+	"Ports":              rebind,
+	"IPv6":               restartEngine,
+	"Raw":                restartEngine,
+	"Interfaces":         restartEngine,
+	"Promiscuous":        restartEngine,
+	"AllowedSources":     restartEngine,
+	"DedupeWindow":       restartEngine,
+	"SourceLimit":        restartEngine,
+	"GlobalLimit":        restartEngine,
+	"MaxSources":         restartEngine,
+	"Workers":            restartEngine,
+	"QueueSize":          restartEngine,
+	"ReceiveBufferBytes": restartEngine,
+	"Logger":             ignore,
 }
 
-func sameConfig(a, b receiver.Config) bool {
-	return slices.Equal(a.Ports, b.Ports) &&
-		slices.Equal(a.Interfaces, b.Interfaces) && a.AllowedSources.Equal(b.AllowedSources) &&
-		a.IPv6 == b.IPv6 && a.Raw == b.Raw && a.Promiscuous == b.Promiscuous &&
-		a.DedupeWindow == b.DedupeWindow && a.SourceLimit == b.SourceLimit && a.GlobalLimit == b.GlobalLimit &&
-		a.MaxSources == b.MaxSources && a.Workers == b.Workers && a.QueueSize == b.QueueSize &&
-		a.ReceiveBufferBytes == b.ReceiveBufferBytes
+// changeOf says how to go from a to b: nothing, a rebind of the ports alone,
+// or a restart of the packet engine. A field missing from receiverFields
+// restarts it.
+func changeOf(a, b receiver.Config) applyBy {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	change := ignore
+	for i := range va.NumField() {
+		by, ok := receiverFields[va.Type().Field(i).Name]
+		if !ok {
+			by = restartEngine
+		}
+		if by == ignore || reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			continue
+		}
+		if by == restartEngine {
+			return restartEngine
+		}
+		change = rebind
+	}
+	return change
 }

@@ -28,7 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
-	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
+	"github.com/gpillon/kubevirt-wol/pkg/wake"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
@@ -80,7 +80,7 @@ var _ = Describe("Wake policy", Ordered, func() {
 			Should(Equal(1.0))
 		Consistently(strategyOf("wide"), time.Second, 100*time.Millisecond).Should(Equal(kubevirtv1.RunStrategyHalted))
 		Eventually(func() []string { return vmEvents(ctx, vmNS, "wide") }, 10*time.Second).
-			Should(ContainElement(listenerapp.EventReasonSecureOnRefused))
+			Should(ContainElement(wake.EventReasonSecureOnRefused))
 	})
 
 	It("wakes with the WolConfig's password, a moment after a wrong one for the same VM", func() {

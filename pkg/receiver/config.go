@@ -3,6 +3,7 @@ package receiver
 import (
 	"errors"
 	"fmt"
+	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"math"
 	"net/netip"
 	"slices"
@@ -27,14 +28,16 @@ const (
 	IPv6Disabled IPv6Mode = "Disabled"
 )
 
-// Defaults applied by Config.WithDefaults to zero-valued fields.
+// Defaults applied by Config.WithDefaults to zero-valued fields. Those a
+// WolConfig sets come from the API's defaults (api/v1beta1), the one source:
+// the dedupe window and the rate limits (per minute there, per second here).
 const (
 	DefaultIPv6Mode           = IPv6Auto
-	DefaultDedupeWindow       = 5 * time.Second
-	DefaultSourceRate         = 5.0  // wakes per second from one source
-	DefaultSourceBurst        = 20   // wakes at once from one source
-	DefaultGlobalRate         = 50.0 // wakes per second in total
-	DefaultGlobalBurst        = 100  // wakes at once in total
+	DefaultDedupeWindow       = time.Duration(wolv1beta1.DefaultDedupeWindowSeconds) * time.Second
+	DefaultSourceRate         = float64(wolv1beta1.DefaultPerSourcePerMinute) / 60 // wakes per second from one source
+	DefaultSourceBurst        = int(wolv1beta1.DefaultPerSourceBurst)              // wakes at once from one source
+	DefaultGlobalRate         = float64(wolv1beta1.DefaultGlobalPerMinute) / 60    // wakes per second in total
+	DefaultGlobalBurst        = int(wolv1beta1.DefaultGlobalBurst)                 // wakes at once in total
 	DefaultMaxSources         = 4096
 	DefaultWorkers            = 4
 	DefaultQueueSize          = 1024
@@ -168,8 +171,15 @@ type Config struct {
 	Logger logr.Logger
 }
 
-// DefaultPorts returns the conventional Wake-on-LAN UDP port list, {9}.
-func DefaultPorts() []uint16 { return []uint16{9} }
+// DefaultPorts returns the conventional Wake-on-LAN UDP port list, the API's
+// default: {9}.
+func DefaultPorts() []uint16 {
+	var ports []uint16
+	for _, p := range wolv1beta1.DefaultWolPorts() {
+		ports = append(ports, uint16(p))
+	}
+	return ports
+}
 
 // WithDefaults returns a copy of c with every zero-valued defaultable field
 // set to its default. Slices are copied.

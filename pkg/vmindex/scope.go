@@ -33,7 +33,7 @@ import (
 
 // DefaultResync is the resynchronisation period used when a WolConfig leaves
 // cacheTTL unset (the API server defaults it to the same 300 seconds).
-const DefaultResync = 300 * time.Second
+const DefaultResync = time.Duration(wolv1beta1.DefaultCacheTTLSeconds) * time.Second
 
 // Scope is the set of discovery rules of one WolConfig: which
 // VirtualMachines may be woken, and by which MAC addresses. A Scope is

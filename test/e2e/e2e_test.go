@@ -243,7 +243,7 @@ var _ = Describe("kubevirt-wol on a kwok cluster", Ordered, func() {
 		Eventually(func(g Gomega) {
 			wc := &wolv1beta1.WolConfig{}
 			g.Expect(k8s.Get(ctx, client.ObjectKey{Name: wcName}, wc)).To(Succeed())
-			g.Expect(meta.IsStatusConditionTrue(wc.Status.Conditions, "Ready")).To(BeTrue())
+			g.Expect(meta.IsStatusConditionTrue(wc.Status.Conditions, wolv1beta1.ConditionReady)).To(BeTrue())
 			g.Expect(wc.Status.ManagedVMs).To(Equal(int32(3)))
 			g.Expect(wc.Status.Listener.ReadyReplicas).To(Equal(int32(2)))
 		}, timeout, interval).Should(Succeed())

@@ -14,7 +14,19 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package listenerapp
+// Package wake is the stage of the packet path between the receiver and the
+// starter: for each admitted wake it resolves the target MAC address to a
+// VirtualMachine, checks the SecureOn password that VirtualMachine requires,
+// bounds the wake by its deadline and asks the starter to start it.
+// Refusals are counted, logged and recorded as events on the VirtualMachine;
+// a wake still not done at its deadline is abandoned and counted.
+//
+// It depends only on small interfaces — resolve a MAC ([Resolver], the VM
+// index), start a VM ([Starter], pkg/vmstarter), read a Secret
+// ([SecretReader]) and record events — so its policy is tested without
+// sockets or an API server. internal/listenerapp wires it between
+// pkg/receiver and pkg/vmstarter.
+package wake
 
 import (
 	"context"
@@ -27,8 +39,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/record"
+	"k8s.io/apimachinery/pkg/util/wait"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
@@ -39,11 +52,7 @@ import (
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
-// DefaultWakeDeadline is the wake deadline when the WolConfig leaves
-// spec.wakeDeadlineSeconds unset (the API server defaults it to the same).
-const DefaultWakeDeadline = 60 * time.Second
-
-// Event reasons the listener records on a VirtualMachine when a wake for it
+// Event reasons the handler records on a VirtualMachine when a wake for it
 // is refused by its SecureOn policy (Warning). Starts, refusals by KubeVirt
 // and failures are recorded by the starter (see pkg/vmstarter).
 const (
@@ -60,6 +69,48 @@ const (
 	EventReasonSecureOnInvalid = "SecureOnPasswordInvalid"
 )
 
+// Resolver finds the VirtualMachine a MAC address wakes (*vmindex.Index).
+type Resolver interface {
+	Target(mac wol.MAC) (vmindex.Target, vmindex.Resolution)
+}
+
+// Starter starts a VirtualMachine the way `virtctl start` does
+// (*vmstarter.Starter).
+type Starter interface {
+	Start(ctx context.Context, key types.NamespacedName, origin vmstarter.Origin) (vmstarter.Result, error)
+}
+
+// SecretReader reads one Secret (a client-go Secrets(namespace).Get).
+type SecretReader func(ctx context.Context, namespace, name string) (*corev1.Secret, error)
+
+// EventRecorder records an event on an object; client-go's
+// record.EventRecorder satisfies it.
+type EventRecorder interface {
+	Event(object runtime.Object, eventtype, reason, message string)
+}
+
+// Policy is the part of the WolConfig applied to every wake.
+type Policy struct {
+	// Deadline bounds a wake, from the moment its packet was received.
+	Deadline time.Duration
+	// SecureOnKey is the key of the WolConfig-wide SecureOn password in the
+	// operator namespace's Secret; "" for none.
+	SecureOnKey string
+}
+
+// PolicyOf is the Policy of a WolConfig spec (zero values, which the API
+// server defaults, mean the API's defaults).
+func PolicyOf(spec wolv1beta1.WolConfigSpec) Policy {
+	p := Policy{Deadline: time.Duration(wolv1beta1.DefaultWakeDeadlineSeconds) * time.Second}
+	if spec.WakeDeadlineSeconds != nil && *spec.WakeDeadlineSeconds > 0 {
+		p.Deadline = time.Duration(*spec.WakeDeadlineSeconds) * time.Second
+	}
+	if spec.SecureOn != nil {
+		p.SecureOnKey = spec.SecureOn.PasswordKey
+	}
+	return p
+}
+
 // refusal is why the SecureOn check refused a wake (label "reason" of
 // wol_wakes_refused_total).
 type refusal uint8
@@ -75,51 +126,50 @@ const (
 
 var refusalNames = [numRefusals]string{"", "password_missing", "password_wrong", "password_unavailable", "password_invalid"}
 
-// policy is the part of the WolConfig the handler applies to every wake.
-type policy struct {
-	deadline    time.Duration
-	secureOnKey string // WolConfig-wide password key; "" for none
-	startAPI    vmstarter.APIMode
+// Options configure a Handler.
+type Options struct {
+	// Resolver, Starter and Secrets are the handler's collaborators
+	// (required).
+	Resolver Resolver
+	Starter  Starter
+	Secrets  SecretReader
+	// Events records SecureOn refusals on VirtualMachines; nil records none.
+	Events EventRecorder
+	// Namespace is the operator's namespace, where the Secret holding a
+	// WolConfig-wide SecureOn password is.
+	Namespace string
+	// Registerer receives the handler's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Log receives structured logs.
+	Log logr.Logger
+	// SecretBackoff paces the retries of a Secret read that failed with a
+	// transient error, until the wake's deadline. Default: 100 ms doubling
+	// to 2 s.
+	SecretBackoff wait.Backoff
 }
 
-func policyOf(spec wolv1beta1.WolConfigSpec) *policy {
-	p := &policy{deadline: DefaultWakeDeadline, startAPI: vmstarter.APISubresource}
-	if spec.DirectPatchFallback {
-		p.startAPI = vmstarter.APIFallback
-	}
-	if spec.WakeDeadlineSeconds != nil && *spec.WakeDeadlineSeconds > 0 {
-		p.deadline = time.Duration(*spec.WakeDeadlineSeconds) * time.Second
-	}
-	if spec.SecureOn != nil {
-		p.secureOnKey = spec.SecureOn.PasswordKey
-	}
-	return p
-}
-
-// secretGetter reads one Secret (a client-go Secrets(namespace).Get).
-type secretGetter func(ctx context.Context, namespace, name string) (*corev1.Secret, error)
-
-// wakeHandler turns an admitted wake into a start: it looks the target MAC
-// up in the index and, if exactly one VM owns it and the packet carries the
-// SecureOn password that VM requires (if any), starts that VM before the
-// wake's deadline.
-type wakeHandler struct {
-	index     *vmindex.Index
-	starter   *vmstarter.Starter
-	secrets   secretGetter
-	events    record.EventRecorder // may be nil
-	namespace string               // the operator's namespace (WolConfig-wide Secret)
-	backoff   time.Duration        // first pause after a transient error reading a Secret
-	log       logr.Logger
-	policy    atomic.Pointer[policy]
+// Handler turns an admitted wake into a start: it looks the target MAC up
+// and, if exactly one VirtualMachine owns it and the packet carries the
+// SecureOn password that VirtualMachine requires (if any), starts it before
+// the wake's deadline. It implements receiver.WakeHandler.
+type Handler struct {
+	opts   Options
+	log    logr.Logger
+	policy atomic.Pointer[Policy]
 
 	lookups *prometheus.CounterVec
 	refused [numRefusals]prometheus.Counter
 	expired prometheus.Counter
 }
 
-func newWakeHandler(index *vmindex.Index, starter *vmstarter.Starter, kube *kubeAPI, events record.EventRecorder,
-	namespace string, reg prometheus.Registerer, log logr.Logger) (*wakeHandler, error) {
+// New returns a Handler with the default Policy.
+func New(opts Options) (*Handler, error) {
+	if opts.Resolver == nil || opts.Starter == nil || opts.Secrets == nil {
+		return nil, errors.New("wake: a Resolver, a Starter and a SecretReader are required")
+	}
+	if opts.SecretBackoff.Duration == 0 {
+		opts.SecretBackoff = wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Cap: 2 * time.Second, Steps: 1 << 30}
+	}
 	lookups := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wol_wake_lookups_total",
 		Help: "Admitted wakes by the result of looking their target MAC up in the VM index: " +
@@ -133,53 +183,47 @@ func newWakeHandler(index *vmindex.Index, starter *vmstarter.Starter, kube *kube
 	expired := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "wol_wakes_expired_total",
 		Help: "Wakes abandoned because their deadline (spec.wakeDeadlineSeconds after the packet was received) passed " +
-			"before the VM could be started, typically while the API server was unreachable.",
+			"before the VM could be started, typically while the API server or virt-api was unreachable, or the VM still stopping.",
 	})
-	var err error
-	if lookups, err = promreg.Register(reg, lookups); err != nil {
-		return nil, err
-	}
-	if refused, err = promreg.Register(reg, refused); err != nil {
-		return nil, err
-	}
-	if expired, err = promreg.Register(reg, expired); err != nil {
-		return nil, err
+	if opts.Registerer != nil {
+		var err error
+		if lookups, err = promreg.Register(opts.Registerer, lookups); err != nil {
+			return nil, err
+		}
+		if refused, err = promreg.Register(opts.Registerer, refused); err != nil {
+			return nil, err
+		}
+		if expired, err = promreg.Register(opts.Registerer, expired); err != nil {
+			return nil, err
+		}
 	}
 	for _, r := range []vmindex.Resolution{vmindex.NotFound, vmindex.Found, vmindex.Conflict, vmindex.MappedVMMissing} {
 		lookups.WithLabelValues(r.String())
 	}
-	h := &wakeHandler{
-		index: index, starter: starter, events: events, namespace: namespace,
-		backoff: 100 * time.Millisecond, log: log, lookups: lookups, expired: expired,
-		secrets: func(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
-			return kube.getSecret(ctx, namespace, name)
-		},
-	}
+	h := &Handler{opts: opts, log: opts.Log, lookups: lookups, expired: expired}
 	for r := refusedMissing; r < numRefusals; r++ {
 		h.refused[r] = refused.WithLabelValues(refusalNames[r])
 	}
-	h.policy.Store(policyOf(wolv1beta1.WolConfigSpec{}))
+	p := PolicyOf(wolv1beta1.WolConfigSpec{})
+	h.policy.Store(&p)
 	return h, nil
 }
 
-// setPolicy applies the policy of an updated WolConfig to the wakes handled
-// from now on.
-func (h *wakeHandler) setPolicy(spec wolv1beta1.WolConfigSpec) {
-	p := policyOf(spec)
-	h.starter.SetAPI(p.startAPI)
-	if old := h.policy.Swap(p); *old != *p {
-		h.log.Info("Wake policy set", "deadline", p.deadline, "secureOnKey", p.secureOnKey != "", "startAPI", p.startAPI.String())
+// SetPolicy applies p to the wakes handled from now on.
+func (h *Handler) SetPolicy(p Policy) {
+	if old := h.policy.Swap(&p); *old != p {
+		h.log.Info("Wake policy set", "deadline", p.Deadline, "secureOnKey", p.SecureOnKey != "")
 	}
 }
 
 // HandleWake implements receiver.WakeHandler.
-func (h *wakeHandler) HandleWake(ctx context.Context, w receiver.Wake) error {
+func (h *Handler) HandleWake(ctx context.Context, w receiver.Wake) error {
 	pol := h.policy.Load()
 	received := w.Origin.ReceivedAt
 	if received.IsZero() {
 		received = time.Now()
 	}
-	deadline := received.Add(pol.deadline)
+	deadline := received.Add(pol.Deadline)
 	if !time.Now().Before(deadline) {
 		h.expire(w, types.NamespacedName{}, deadline, errors.New("the deadline passed while the wake was queued"))
 		return nil
@@ -187,7 +231,7 @@ func (h *wakeHandler) HandleWake(ctx context.Context, w receiver.Wake) error {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 
-	target, res := h.index.Target(w.Target)
+	target, res := h.opts.Resolver.Target(w.Target)
 	h.lookups.WithLabelValues(res.String()).Inc()
 	if res != vmindex.Found {
 		h.log.V(1).Info("Magic packet for no wakeable VirtualMachine",
@@ -207,7 +251,7 @@ func (h *wakeHandler) HandleWake(ctx context.Context, w receiver.Wake) error {
 		return err
 	}
 
-	started, err := h.starter.Start(ctx, target.VM, originOf(w.Origin))
+	started, err := h.opts.Starter.Start(ctx, target.VM, OriginOf(w.Origin))
 	if err != nil && (started.Reason == vmstarter.ReasonDeadlineExceeded || expiredErr(ctx, err)) {
 		h.expire(w, target.VM, deadline, err)
 		return nil
@@ -222,7 +266,7 @@ func expiredErr(ctx context.Context, err error) bool {
 }
 
 // expire counts and logs a wake abandoned at its deadline.
-func (h *wakeHandler) expire(w receiver.Wake, vm types.NamespacedName, deadline time.Time, err error) {
+func (h *Handler) expire(w receiver.Wake, vm types.NamespacedName, deadline time.Time, err error) {
 	h.expired.Inc()
 	h.log.Error(err, "Wake expired before the VM could be started", "vm", vm.String(), "mac", w.Target.String(),
 		"protocol", w.Origin.Protocol.String(), "source", sourceOf(w.Origin), "received", w.Origin.ReceivedAt,
@@ -234,10 +278,10 @@ func (h *wakeHandler) expire(w receiver.Wake, vm types.NamespacedName, deadline 
 // none. It returns a refusal, or refusedNone and nil when the wake may go on,
 // or refusedNone and the error of a Secret that could not be read before the
 // deadline.
-func (h *wakeHandler) checkSecureOn(ctx context.Context, t vmindex.Target, w *receiver.Wake, pol *policy) (refusal, error) {
+func (h *Handler) checkSecureOn(ctx context.Context, t vmindex.Target, w *receiver.Wake, pol *Policy) (refusal, error) {
 	namespace, key := t.VM.Namespace, t.SecureOnKey
 	if key == "" {
-		namespace, key = h.namespace, pol.secureOnKey
+		namespace, key = h.opts.Namespace, pol.SecureOnKey
 	}
 	if key == "" {
 		return refusedNone, nil // no password required; one in the packet is ignored
@@ -274,34 +318,33 @@ func (h *wakeHandler) checkSecureOn(ctx context.Context, t vmindex.Target, w *re
 }
 
 // getSecret reads the SecureOn Secret of namespace, retrying transient
-// errors (the API server unreachable) until ctx is done.
-func (h *wakeHandler) getSecret(ctx context.Context, namespace string) (*corev1.Secret, error) {
-	backoff := h.backoff
+// errors (the API server unreachable) with backoff until ctx is done.
+func (h *Handler) getSecret(ctx context.Context, namespace string) (*corev1.Secret, error) {
+	backoff := h.opts.SecretBackoff
 	for {
-		s, err := h.secrets(ctx, namespace, wolv1beta1.SecureOnSecretName)
+		s, err := h.opts.Secrets(ctx, namespace, wolv1beta1.SecureOnSecretName)
 		if err == nil || !vmstarter.IsTransient(err) {
 			return s, err
 		}
-		t := time.NewTimer(backoff)
+		t := time.NewTimer(backoff.Step())
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil, fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
 		case <-t.C:
 		}
-		backoff = min(2*backoff, 2*time.Second)
 	}
 }
 
 // refuse counts, logs and records an event for a wake the SecureOn policy
 // refused. Neither the expected password nor the packet's is ever logged.
-func (h *wakeHandler) refuse(w receiver.Wake, t vmindex.Target, r refusal, err error) {
+func (h *Handler) refuse(w receiver.Wake, t vmindex.Target, r refusal, err error) {
 	h.refused[r].Inc()
 	kv := []any{"vm", t.VM.String(), "reason", refusalNames[r], "mac", w.Target.String(),
 		"protocol", w.Origin.Protocol.String(), "port", w.Origin.Port, "source", sourceOf(w.Origin),
 		"passwordLength", int(w.PasswordLen)}
 	var eventReason, msg string
-	from := originOf(w.Origin).String()
+	from := OriginOf(w.Origin).String()
 	switch r {
 	case refusedMissing:
 		h.log.Info("Wake refused", kv...)
@@ -318,8 +361,8 @@ func (h *wakeHandler) refuse(w receiver.Wake, t vmindex.Target, r refusal, err e
 		eventReason = EventReasonSecureOnInvalid
 		msg = "A Wake-on-LAN magic packet from " + from + " was refused: the SecureOn password this VM requires is invalid: " + err.Error()
 	}
-	if h.events != nil {
-		h.events.Event(&corev1.ObjectReference{
+	if h.opts.Events != nil {
+		h.opts.Events.Event(&corev1.ObjectReference{
 			APIVersion: kubevirtv1.VirtualMachineGroupVersionKind.GroupVersion().String(),
 			Kind:       kubevirtv1.VirtualMachineGroupVersionKind.Kind,
 			Namespace:  t.VM.Namespace, Name: t.VM.Name, UID: t.UID,
@@ -327,8 +370,8 @@ func (h *wakeHandler) refuse(w receiver.Wake, t vmindex.Target, r refusal, err e
 	}
 }
 
-// originOf converts the packet engine's origin into the starter's.
-func originOf(o receiver.Origin) vmstarter.Origin {
+// OriginOf converts the receiver's packet origin into the starter's.
+func OriginOf(o receiver.Origin) vmstarter.Origin {
 	return vmstarter.Origin{
 		Protocol:  o.Protocol.String(),
 		Port:      o.Port,
