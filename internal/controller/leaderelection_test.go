@@ -47,7 +47,7 @@ var _ = Describe("Leader election", Ordered, func() {
 
 	BeforeAll(func() {
 		stopMgr()
-		DeferCleanup(func() { _, stopMgr = startOperator(OperatorOptions{}, writes.wrap) })
+		DeferCleanup(func() { _, stopMgr = startOperator(OperatorOptions{}, writes.Wrap) })
 	})
 
 	holder := func() string {

@@ -18,12 +18,10 @@ package controller
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,6 +44,7 @@ import (
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/apirecorder"
 )
 
 const (
@@ -54,10 +53,11 @@ const (
 )
 
 var (
-	env      *envtest.Environment
-	admin    client.Client
-	scheme   = runtime.NewScheme()
-	writes   writeCounter
+	env    *envtest.Environment
+	admin  client.Client
+	scheme = runtime.NewScheme()
+	// writes records the operator's requests (see apirecorder).
+	writes   = apirecorder.New()
 	stopMgr  context.CancelFunc
 	adminCfg *rest.Config
 )
@@ -66,38 +66,6 @@ func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "WolConfig controller (real kube-apiserver, operator RBAC)")
 }
-
-// writeCounter counts the API requests of the operator that can change
-// something (every verb but GET), by wrapping its HTTP transport.
-type writeCounter struct {
-	n   atomic.Int64
-	log sync.Map // "VERB path" -> count, for failure messages
-}
-
-func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
-	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		if req.Method != http.MethodGet {
-			w.n.Add(1)
-			key := req.Method + " " + req.URL.Path
-			v, _ := w.log.LoadOrStore(key, new(atomic.Int64))
-			v.(*atomic.Int64).Add(1)
-		}
-		return rt.RoundTrip(req)
-	})
-}
-
-func (w *writeCounter) String() string {
-	s := ""
-	w.log.Range(func(k, v any) bool {
-		s += fmt.Sprintf("%s: %d\n", k, v.(*atomic.Int64).Load())
-		return true
-	})
-	return s
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 var _ = BeforeSuite(func() {
 	logf := zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true))
@@ -144,7 +112,7 @@ var _ = BeforeSuite(func() {
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: operatorSA, Namespace: operatorNamespace}},
 	})).To(Succeed())
 
-	_, stopMgr = startOperator(OperatorOptions{}, writes.wrap)
+	_, stopMgr = startOperator(OperatorOptions{}, writes.Wrap)
 })
 
 // operatorConfig acts as the operator's ServiceAccount.

@@ -40,6 +40,8 @@ import (
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/apirecorder"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
 )
 
 const (
@@ -91,18 +93,7 @@ func haveCondition(status metav1.ConditionStatus, reason string) OmegaMatcher {
 }
 
 func vm(ns, name string, labels map[string]string, macs ...string) *kubevirtv1.VirtualMachine {
-	v := &kubevirtv1.VirtualMachine{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
-		Spec: kubevirtv1.VirtualMachineSpec{
-			RunStrategy: ptr.To(kubevirtv1.RunStrategyHalted),
-			Template:    &kubevirtv1.VirtualMachineInstanceTemplateSpec{},
-		},
-	}
-	for i, mac := range macs {
-		v.Spec.Template.Spec.Domain.Devices.Interfaces = append(v.Spec.Template.Spec.Domain.Devices.Interfaces,
-			kubevirtv1.Interface{Name: fmt.Sprintf("nic%d", i), MacAddress: mac})
-	}
-	return v
+	return vmfixture.New(ns, name, vmfixture.Labels(labels), vmfixture.MACs(macs...))
 }
 
 func ensureNamespace(ctx context.Context, name string) {
@@ -324,15 +315,16 @@ var _ = Describe("WolConfig reconciliation", Ordered, func() {
 		Eventually(func() int32 { return getWolConfig(ctx, "scoped").Status.ManagedVMs }, timeout, poll).Should(Equal(int32(20)))
 
 		By("waiting until the operator is idle")
-		var last int64 = -1
+		operatorWrites := func() int { return writes.Count(apirecorder.Call.Write) }
+		last := -1
 		Eventually(func() bool {
-			now := writes.n.Load()
+			now := operatorWrites()
 			idle := now == last
 			last = now
 			return idle
 		}, timeout, time.Second).Should(BeTrue())
 
-		before := writes.n.Load()
+		before := operatorWrites()
 		for round := range 5 {
 			for i, v := range churn {
 				Expect(admin.Get(ctx, client.ObjectKeyFromObject(v), v)).To(Succeed())
@@ -347,9 +339,17 @@ var _ = Describe("WolConfig reconciliation", Ordered, func() {
 				Expect(admin.Status().Update(ctx, v)).To(Succeed())
 			}
 		}
-		Consistently(func() int64 { return writes.n.Load() - before }, 3*time.Second, 100*time.Millisecond).Should(BeZero(),
-			"operator writes while nothing visible changed:\n%s", &writes)
-		AddReportEntry("operator API writes during 200 VM updates that change no result", writes.n.Load()-before)
+		Consistently(func() int { return operatorWrites() - before }, 3*time.Second, 100*time.Millisecond).Should(BeZero(),
+			func() string {
+				var all []apirecorder.Call
+				for _, c := range writes.Calls() {
+					if c.Write() {
+						all = append(all, c)
+					}
+				}
+				return "operator writes while nothing visible changed: " + apirecorder.Summary(all[before:])
+			})
+		AddReportEntry("operator API writes during 200 VM updates that change no result", operatorWrites()-before)
 
 		By("and writing the status once a change is visible")
 		v := churn[0]

@@ -69,11 +69,10 @@ func TestListenerApp(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	if p := netlab.Problem(); p != "" {
-		if os.Getenv("CI") != "" {
-			Fail("this suite " + p + "; CI must run it as root")
-		}
-		Skip("SKIPPED: this suite " + p + " (run as root to exercise real sockets)")
+	if msg, skip := netlab.Unavailable("the listener process suite"); skip {
+		Skip(msg)
+	} else if msg != "" {
+		Fail(msg)
 	}
 	for _, tool := range []string{"wakeonlan", "etherwake"} {
 		_, err := os.Stat("/usr/bin/" + tool)

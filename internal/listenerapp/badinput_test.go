@@ -33,9 +33,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
-	"github.com/gpillon/kubevirt-wol/pkg/wake"
 	"github.com/gpillon/kubevirt-wol/internal/netns"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
+	"github.com/gpillon/kubevirt-wol/pkg/wake"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 
 	"golang.org/x/sys/unix"

@@ -77,7 +77,6 @@ func TestListenerConfigAllowedSources(t *testing.T) {
 	}
 }
 
-
 // TestEveryReceiverFieldHasADecision: a field added to receiver.Config
 // must say, in receiverFields, how a running listener applies its change.
 func TestEveryReceiverFieldHasADecision(t *testing.T) {

@@ -182,10 +182,10 @@ var _ = Describe("Listener restart with VMs already started", Ordered, func() {
 			Should(Equal(1.0))
 		before := versions()
 		first.stop()
-		Expect(first.writes.count()).To(BeZero())
+		Expect(first.vmWrites()).To(BeZero())
 
 		second := startApp(ctx, wc, appOptions{})
-		Consistently(second.writes.count, 3*time.Second, 100*time.Millisecond).Should(BeZero(), "a write to a VM after a restart")
+		Consistently(second.vmWrites, 3*time.Second, 100*time.Millisecond).Should(BeZero(), "a write to a VM after a restart")
 		Expect(versions()).To(Equal(before))
 		Expect(second.metric("wol_vm_start_outcomes_total")).To(BeZero())
 		Expect(second.metric("wol_managed_vms")).To(Equal(4.0))
@@ -194,7 +194,7 @@ var _ = Describe("Listener restart with VMs already started", Ordered, func() {
 		sendUDP("sender", 40211, wol.AppendMagic(nil, mustMAC("52:54:00:0c:01:00"), nil))
 		Eventually(func() float64 { return second.metric("wol_vm_start_outcomes_total", "outcome", "already_starting") }, 10*time.Second).
 			Should(Equal(1.0))
-		Expect(second.writes.count()).To(BeZero())
+		Expect(second.vmWrites()).To(BeZero())
 		Expect(versions()).To(Equal(before))
 	})
 })

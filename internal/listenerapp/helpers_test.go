@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +40,7 @@ import (
 	"github.com/gpillon/kubevirt-wol/internal/controller"
 	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/apirecorder"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 )
 
@@ -62,43 +62,23 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// apiWrites counts the requests of a listener that can change a
-// VirtualMachine: every verb but GET on virtualmachines (patches, the start
-// subresource).
-type apiWrites struct {
-	mu    sync.Mutex
-	times []time.Time
+// vmWrite is a request that can change a VirtualMachine: every verb but
+// GET on virtualmachines (patches, the start subresource).
+func vmWrite(c apirecorder.Call) bool {
+	return c.Write() && strings.Contains(c.Path, "/virtualmachines")
 }
-
-func (w *apiWrites) wrap(rt http.RoundTripper) http.RoundTripper {
-	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		if req.Method != http.MethodGet && strings.Contains(req.URL.Path, "/virtualmachines") {
-			w.mu.Lock()
-			w.times = append(w.times, time.Now())
-			w.mu.Unlock()
-		}
-		return rt.RoundTrip(req)
-	})
-}
-
-// count returns how many writes were sent.
-func (w *apiWrites) count() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.times)
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // running is a listener process started by a test.
 type running struct {
-	app    *listenerapp.App
-	logs   *lockedBuffer
-	writes *apiWrites
-	stop   func()
+	app  *listenerapp.App
+	logs *lockedBuffer
+	// api records the listener's requests to the API server.
+	api  *apirecorder.Recorder
+	stop func()
 }
+
+// vmWrites is how many requests the listener made that can change a VM.
+func (r *running) vmWrites() int { return r.api.Count(vmWrite) }
 
 // appOptions tune startApp.
 type appOptions struct {
@@ -126,12 +106,12 @@ func startApp(ctx context.Context, wc *wolv1beta1.WolConfig, o appOptions) *runn
 		}
 	}
 
-	r := &running{logs: &lockedBuffer{}, writes: &apiWrites{}}
+	r := &running{logs: &lockedBuffer{}, api: apirecorder.New()}
 	cfg := testenv.Impersonate(adminCfg, ns, controller.ListenerName(wc))
 	if o.restConfig != nil {
 		cfg = o.restConfig(cfg)
 	}
-	cfg.WrapTransport = r.writes.wrap
+	cfg.Wrap(r.api.Wrap)
 	var err error
 	r.app, err = listenerapp.New(listenerapp.Options{
 		WolConfig:   wc.Name,

@@ -28,8 +28,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
-	"github.com/gpillon/kubevirt-wol/pkg/wake"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
+	"github.com/gpillon/kubevirt-wol/pkg/wake"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 

@@ -4,12 +4,9 @@ package receiver
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -19,59 +16,40 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
+	"github.com/gpillon/kubevirt-wol/internal/netns"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
-// Real-network test harness: two network namespaces joined by a veth pair.
+// Real-network test harness: a LAN of two network namespaces (netlab), the
+// listener's and the sender's, joined by a bridge.
 //
-//	listen namespace  wl0 10.250.0.1/24 fd00:250::1/64   <-veth->   ws0 10.250.0.2/24 fd00:250::2/64  send namespace
+//	listen  lan0 10.250.0.1/24 fd00:250::1/64  <-bridge->  lan0 10.250.0.2/24 fd00:250::2/64  send
 //
-// The listener runs in the listen namespace (its sockets are created on a
+// The receiver runs in the listen namespace (its sockets are created on a
 // thread that has entered it), the senders — real wakeonlan and etherwake
-// from Debian, or Go sockets — in the send namespace. Names carry the PID
-// and a random suffix, so packages and tests can run in parallel; every
-// namespace (and with it the veth) is deleted in t.Cleanup.
+// from Debian, or Go sockets — in the send namespace. Every namespace is
+// deleted in t.Cleanup.
 
 const (
-	listenIf = "wl0"
-	sendIf   = "ws0"
+	listenIf = netlab.Iface
+	sendIf   = netlab.Iface
 )
 
 var (
-	listenAddr  = netip.MustParseAddr("10.250.0.1")
-	sendAddr    = netip.MustParseAddr("10.250.0.2")
-	subnetBcast = netip.MustParseAddr("10.250.0.255")
-	listenAddr6 = netip.MustParseAddr("fd00:250::1")
-	sendAddr6   = netip.MustParseAddr("fd00:250::2")
+	listenAddr  = netlab.Subnet.Addr().Next()
+	sendAddr    = listenAddr.Next()
+	subnetBcast = netlab.Broadcast
+	listenAddr6 = netlab.Subnet6.Addr().Next()
+	sendAddr6   = listenAddr6.Next()
 )
 
 type testNet struct {
-	listenNS, sendNS string
+	lan              *netlab.LAN
+	listen, send     *netlab.Host
 	sendMAC          wol.MAC
 	listenMAC        wol.MAC
-}
-
-// requirePrivileges fails (in CI) or skips (elsewhere) with a clear message
-// when the test cannot create network namespaces.
-func requirePrivileges(t testing.TB, why string) {
-	t.Helper()
-	msg := "needs root to create network namespaces and veth pairs (" + why + ")"
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s; CI must run these tests as root", msg)
-	}
-	t.Skipf("SKIPPED: %s; run as root (e.g. sudo go test) to exercise real sockets", msg)
-}
-
-// requireTool fails in CI and skips elsewhere when a sender is missing.
-func requireTool(t testing.TB, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		msg := fmt.Sprintf("%s not found in PATH (Debian package %s)", name, name)
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s; .ci/run installs it", msg)
-		}
-		t.Skipf("SKIPPED: %s", msg)
-	}
+	listenNS, sendNS string // paths, for netns.Run
 }
 
 func run(t testing.TB, name string, args ...string) string {
@@ -85,77 +63,30 @@ func run(t testing.TB, name string, args ...string) string {
 
 func newTestNet(t testing.TB) *testNet {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		requirePrivileges(t, "not running as root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		requirePrivileges(t, "iproute2 'ip' not found")
-	}
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	id := fmt.Sprintf("%d-%s", os.Getpid(), hex.EncodeToString(suffix))
-	n := &testNet{listenNS: "wolt-l-" + id, sendNS: "wolt-s-" + id}
-	if out, err := exec.Command("ip", "netns", "add", n.listenNS).CombinedOutput(); err != nil {
-		requirePrivileges(t, fmt.Sprintf("ip netns add: %v: %s", err, strings.TrimSpace(string(out))))
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", n.listenNS).Run() })
-	run(t, "ip", "netns", "add", n.sendNS)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", n.sendNS).Run() })
-
-	l, s := n.listenNS, n.sendNS
-	run(t, "ip", "-n", l, "link", "add", listenIf, "type", "veth", "peer", "name", sendIf, "netns", s)
-	run(t, "ip", "-n", l, "addr", "add", listenAddr.String()+"/24", "dev", listenIf)
-	run(t, "ip", "-n", l, "addr", "add", listenAddr6.String()+"/64", "dev", listenIf, "nodad")
-	run(t, "ip", "-n", s, "addr", "add", sendAddr.String()+"/24", "dev", sendIf)
-	run(t, "ip", "-n", s, "addr", "add", sendAddr6.String()+"/64", "dev", sendIf, "nodad")
-	for _, ns := range []string{l, s} {
-		run(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	run(t, "ip", "-n", l, "link", "set", listenIf, "up")
-	run(t, "ip", "-n", s, "link", "set", sendIf, "up")
-	// wakeonlan's default destination, 255.255.255.255, needs a route.
-	run(t, "ip", "-n", s, "route", "add", "default", "dev", sendIf)
-	n.sendMAC = n.linkMAC(t, s, sendIf)
-	n.listenMAC = n.linkMAC(t, l, listenIf)
-	return n
-}
-
-func (n *testNet) linkMAC(t testing.TB, ns, ifname string) wol.MAC {
-	t.Helper()
-	out := strings.TrimSpace(run(t, "ip", "netns", "exec", ns, "cat", "/sys/class/net/"+ifname+"/address"))
-	m, err := wol.ParseMAC(out)
+	netlab.Require(t, "this test of real sockets")
+	lan, err := netlab.New("listen", "send")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	t.Cleanup(lan.Close)
+	n := &testNet{lan: lan, listen: lan.Host("listen"), send: lan.Host("send")}
+	n.listenNS, n.sendNS = n.listen.Path(), n.send.Path()
+	n.sendMAC, n.listenMAC = n.send.MAC, n.listen.MAC
+	if n.listen.IP != listenAddr || n.send.IP != sendAddr || n.listen.IP6 != listenAddr6 || n.send.IP6 != sendAddr6 {
+		t.Fatalf("netlab gave addresses %v %v %v %v", n.listen.IP, n.send.IP, n.listen.IP6, n.send.IP6)
+	}
+	return n
 }
 
-// inNS runs fn on a thread that has entered namespace ns. The thread is
-// never returned to the scheduler: it exits with the goroutine.
-func inNS(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // no Unlock: the thread dies with this goroutine
-		fd, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		err = unix.Setns(fd, unix.CLONE_NEWNET)
-		_ = unix.Close(fd)
-		if err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
+// inNS runs fn in the network namespace at path.
+func inNS(path string, fn func() error) error { return netns.Run(path, fn) }
 
 // sendExec runs a sender command in the send namespace.
 func (n *testNet) sendExec(t testing.TB, name string, args ...string) {
 	t.Helper()
-	run(t, "ip", append([]string{"netns", "exec", n.sendNS, name}, args...)...)
+	if _, err := n.lan.Exec("send", name, args...); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // running is a listener started in the listen namespace.
@@ -360,7 +291,7 @@ func paced(r *running, start uint64, count int, window uint64, send func(i int) 
 // promiscuity returns the promiscuity counter of the listen-side veth.
 func (n *testNet) promiscuity(t testing.TB) string {
 	t.Helper()
-	out := run(t, "ip", "-n", n.listenNS, "-d", "link", "show", listenIf)
+	out := run(t, "ip", "-n", n.listen.NS, "-d", "link", "show", listenIf)
 	f := strings.Fields(out[strings.Index(out, "promiscuity"):])
 	return f[1]
 }

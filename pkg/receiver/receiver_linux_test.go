@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
@@ -30,7 +31,7 @@ import (
 // origin names protocol, port, source, destination and interface.
 func TestUDPWakeonlanEveryPort(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "wakeonlan")
+	netlab.RequireTools(t, "wakeonlan")
 	n := newTestNet(t)
 	ports := []uint16{9, 7, 40009}
 	r := n.start(t, Config{Ports: ports})
@@ -89,7 +90,7 @@ func TestUDPIPv6(t *testing.T) {
 // the kernel filter even though a veth would deliver it.
 func TestRawEtherwake(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "etherwake")
+	netlab.RequireTools(t, "etherwake")
 	n := newTestNet(t)
 	r := n.start(t, Config{Raw: true, Interfaces: []string{listenIf}})
 
@@ -129,7 +130,7 @@ func TestRawEtherwake(t *testing.T) {
 // listener stops.
 func TestRawPromiscuous(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "etherwake")
+	netlab.RequireTools(t, "etherwake")
 	n := newTestNet(t)
 	r := n.start(t, Config{Raw: true, Interfaces: []string{listenIf}, Promiscuous: true})
 	if got := n.promiscuity(t); got != "1" {
@@ -154,8 +155,8 @@ func TestRawPromiscuous(t *testing.T) {
 // over UDP and raw within the window is a single wake.
 func TestRawAllInterfacesAndUDP(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "etherwake")
-	requireTool(t, "wakeonlan")
+	netlab.RequireTools(t, "etherwake")
+	netlab.RequireTools(t, "wakeonlan")
 	n := newTestNet(t)
 	r := n.start(t, Config{Ports: []uint16{9}, Raw: true, DedupeWindow: time.Hour})
 
@@ -180,18 +181,18 @@ func TestRawAllInterfacesAndUDP(t *testing.T) {
 // branch) all yield the VLAN of the outermost tag.
 func TestRawVLAN(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "etherwake")
+	netlab.RequireTools(t, "etherwake")
 	n := newTestNet(t)
 	r := n.start(t, Config{Raw: true, Interfaces: []string{listenIf}})
 
-	out, err := exec.Command("ip", "-n", n.sendNS, "link", "add", "link", sendIf, "name", sendIf+".100",
+	out, err := exec.Command("ip", "-n", n.send.NS, "link", "add", "link", sendIf, "name", sendIf+".100",
 		"type", "vlan", "id", "100").CombinedOutput()
 	if err != nil {
 		// Kernels built without CONFIG_VLAN_8021Q; the raw frames below still
 		// arrive with the tag in metadata.
 		t.Logf("NOTE: no VLAN sub-interface (%v: %s); etherwake over a VLAN not exercised", err, bytes.TrimSpace(out))
 	} else {
-		run(t, "ip", "-n", n.sendNS, "link", "set", sendIf+".100", "up")
+		run(t, "ip", "-n", n.send.NS, "link", "set", sendIf+".100", "up")
 		n.sendExec(t, "etherwake", "-i", sendIf+".100", "-b", testMAC(1).String())
 		if o := r.rec.expect(t, testMAC(1)).Origin; o.VLAN != 100 || !o.Tagged {
 			t.Errorf("VLAN sub-interface: origin %+v, want VLAN 100", o)
@@ -410,7 +411,7 @@ func dropThreadCaps(caps ...int) error {
 // configuration changes, after stop ErrStopped is returned.
 func TestReconfigure(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "wakeonlan")
+	netlab.RequireTools(t, "wakeonlan")
 	n := newTestNet(t)
 	r := n.start(t, Config{Ports: []uint16{9}, IPv6: IPv6Disabled})
 
@@ -512,7 +513,7 @@ func TestInterfaceFilterUDP(t *testing.T) {
 // and the goroutine count returns to its baseline. Not parallel: it counts
 // the process's goroutines.
 func TestStopNoLeak(t *testing.T) {
-	requireTool(t, "etherwake")
+	netlab.RequireTools(t, "etherwake")
 	n := newTestNet(t)
 	baseline := runtime.NumGoroutine()
 

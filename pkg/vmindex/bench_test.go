@@ -39,9 +39,9 @@ func benchMAC(i int) wol.MAC {
 func benchFleet(n int) []*kubevirtv1.VirtualMachine {
 	vms := make([]*kubevirtv1.VirtualMachine, n)
 	for i := range vms {
-		ifs := []iface{{"default", benchMAC(i).String()}}
+		ifs := []iface{{Name: "default", MAC: benchMAC(i).String()}}
 		if i%10 == 0 {
-			ifs = append(ifs, iface{"extra", ""})
+			ifs = append(ifs, iface{Name: "extra", MAC: ""})
 		}
 		vms[i] = newVM(fmt.Sprintf("ns-%d", i%10), fmt.Sprintf("vm-%05d", i),
 			map[string]string{"app": "bench", "tier": fmt.Sprint(i % 3), "wol": "on"}, ifs...)

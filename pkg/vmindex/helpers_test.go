@@ -22,37 +22,17 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
 	"github.com/gpillon/kubevirt-wol/pkg/vmindex"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
 // iface is an interface name and its macAddress ("" for none).
-type iface struct{ name, mac string }
+type iface = vmfixture.NIC
 
-// newVM builds a VirtualMachine with the given labels and interfaces, in the
-// shape the API server accepts (a minimal template).
+// newVM builds a VirtualMachine with the given labels and interfaces.
 func newVM(ns, name string, labels map[string]string, ifaces ...iface) *kubevirtv1.VirtualMachine {
-	halted := kubevirtv1.RunStrategyHalted
-	vm := &kubevirtv1.VirtualMachine{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
-		Spec: kubevirtv1.VirtualMachineSpec{
-			RunStrategy: &halted,
-			Template:    &kubevirtv1.VirtualMachineInstanceTemplateSpec{},
-		},
-	}
-	for _, i := range ifaces {
-		vm.Spec.Template.Spec.Domain.Devices.Interfaces = append(vm.Spec.Template.Spec.Domain.Devices.Interfaces,
-			kubevirtv1.Interface{
-				Name:                   i.name,
-				MacAddress:             i.mac,
-				InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Bridge: &kubevirtv1.InterfaceBridge{}},
-			})
-		vm.Spec.Template.Spec.Networks = append(vm.Spec.Template.Spec.Networks, kubevirtv1.Network{
-			Name:          i.name,
-			NetworkSource: kubevirtv1.NetworkSource{Pod: &kubevirtv1.PodNetwork{}},
-		})
-	}
-	return vm
+	return vmfixture.New(ns, name, vmfixture.Labels(labels), vmfixture.NICs(ifaces...))
 }
 
 func mustMAC(s string) wol.MAC {

@@ -99,14 +99,14 @@ func TestEvaluate(t *testing.T) {
 		{
 			name: "all: fixed MACs are normalised, sorted and deduplicated",
 			spec: allSpec(),
-			vm:   newVM("ns", "vm", nil, iface{"b", "52-54-00-00-00-A2"}, iface{"a", "52:54:00:00:00:A1"}, iface{"c", "5254.0000.00a1"}),
+			vm:   newVM("ns", "vm", nil, iface{Name: "b", MAC: "52-54-00-00-00-A2"}, iface{Name: "a", MAC: "52:54:00:00:00:A1"}, iface{Name: "c", MAC: "5254.0000.00a1"}),
 			want: vmindex.Contribution{InScope: true, MACs: []wol.MAC{a1, a2}},
 			wake: true,
 		},
 		{
 			name:  "all: interfaces without a fixed MAC are reported",
 			spec:  allSpec(),
-			vm:    newVM("ns", "vm", nil, iface{"default", ""}),
+			vm:    newVM("ns", "vm", nil, iface{Name: "default", MAC: ""}),
 			want:  vmindex.Contribution{InScope: true, Unfixed: []string{"default"}},
 			nowak: true,
 		},
@@ -120,38 +120,38 @@ func TestEvaluate(t *testing.T) {
 		{
 			name: "all: invalid and multicast MACs are reported, the rest is used",
 			spec: allSpec(),
-			vm:   newVM("ns", "vm", nil, iface{"a", "52:54:00:00:00:a1"}, iface{"m", "01:00:5e:00:00:01"}, iface{"x", "junk"}, iface{"u", ""}),
+			vm:   newVM("ns", "vm", nil, iface{Name: "a", MAC: "52:54:00:00:00:a1"}, iface{Name: "m", MAC: "01:00:5e:00:00:01"}, iface{Name: "x", MAC: "junk"}, iface{Name: "u", MAC: ""}),
 			want: vmindex.Contribution{InScope: true, MACs: []wol.MAC{a1}, Unfixed: []string{"u"}, Invalid: []string{"m", "x"}},
 			wake: true,
 		},
 		{
 			name: "all: other namespace is out of scope",
 			spec: allSpec("a", "b"),
-			vm:   newVM("c", "vm", nil, iface{"a", "52:54:00:00:00:a1"}),
+			vm:   newVM("c", "vm", nil, iface{Name: "a", MAC: "52:54:00:00:00:a1"}),
 		},
 		{
 			name: "label: matching VM",
 			spec: labelSpec(map[string]string{"wol": "on"}, "ns"),
-			vm:   newVM("ns", "vm", map[string]string{"wol": "on", "x": "y"}, iface{"a", "52:54:00:00:00:a1"}),
+			vm:   newVM("ns", "vm", map[string]string{"wol": "on", "x": "y"}, iface{Name: "a", MAC: "52:54:00:00:00:a1"}),
 			want: vmindex.Contribution{InScope: true, MACs: []wol.MAC{a1}},
 			wake: true,
 		},
 		{
 			name: "label: not matching",
 			spec: labelSpec(map[string]string{"wol": "on"}),
-			vm:   newVM("ns", "vm", map[string]string{"wol": "off"}, iface{"a", "52:54:00:00:00:a1"}),
+			vm:   newVM("ns", "vm", map[string]string{"wol": "off"}, iface{Name: "a", MAC: "52:54:00:00:00:a1"}),
 		},
 		{
 			name: "explicit: the mapping wins over the spec MAC and needs no fixed MAC",
 			spec: explicitSpec(mapping("52:54:00:00:00:A2", "ns", "vm")),
-			vm:   newVM("ns", "vm", nil, iface{"a", "52:54:00:00:00:a1"}, iface{"b", ""}),
+			vm:   newVM("ns", "vm", nil, iface{Name: "a", MAC: "52:54:00:00:00:a1"}, iface{Name: "b", MAC: ""}),
 			want: vmindex.Contribution{InScope: true, MACs: []wol.MAC{a2}},
 			wake: true,
 		},
 		{
 			name: "all: the SecureOn key annotation and the UID are carried",
 			spec: allSpec(),
-			vm:   withSecureOn(newVM("ns", "vm", nil, iface{"a", "52:54:00:00:00:a1"}), "vm.pw"),
+			vm:   withSecureOn(newVM("ns", "vm", nil, iface{Name: "a", MAC: "52:54:00:00:00:a1"}), "vm.pw"),
 			want: vmindex.Contribution{InScope: true, MACs: []wol.MAC{a1}, SecureOnKey: "vm.pw", UID: "uid-vm"},
 			wake: true,
 		},
@@ -165,12 +165,12 @@ func TestEvaluate(t *testing.T) {
 		{
 			name: "all: out of scope carries nothing",
 			spec: allSpec("other"),
-			vm:   withSecureOn(newVM("ns", "vm", nil, iface{"a", "52:54:00:00:00:a1"}), "vm.pw"),
+			vm:   withSecureOn(newVM("ns", "vm", nil, iface{Name: "a", MAC: "52:54:00:00:00:a1"}), "vm.pw"),
 		},
 		{
 			name: "explicit: unmapped VM is out of scope",
 			spec: explicitSpec(mapping("52:54:00:00:00:a2", "ns", "other")),
-			vm:   newVM("ns", "vm", nil, iface{"a", "52:54:00:00:00:a1"}),
+			vm:   newVM("ns", "vm", nil, iface{Name: "a", MAC: "52:54:00:00:00:a1"}),
 		},
 	}
 	for _, tc := range cases {
@@ -230,9 +230,9 @@ func TestIndexLifecycle(t *testing.T) {
 		}
 	}
 
-	idx.Upsert(newVM("a", "one", nil, iface{"n", m1.String()}))
-	idx.Upsert(newVM("a", "two", nil, iface{"n", m2.String()}, iface{"p", ""}))
-	idx.Upsert(newVM("b", "dyn", nil, iface{"n", ""}))
+	idx.Upsert(newVM("a", "one", nil, iface{Name: "n", MAC: m1.String()}))
+	idx.Upsert(newVM("a", "two", nil, iface{Name: "n", MAC: m2.String()}, iface{Name: "p", MAC: ""}))
+	idx.Upsert(newVM("b", "dyn", nil, iface{Name: "n", MAC: ""}))
 	expect(m1, nn("a", "one"), vmindex.Found)
 	expect(m2, nn("a", "two"), vmindex.Found)
 	expect(m3, types.NamespacedName{}, vmindex.NotFound)
@@ -248,7 +248,7 @@ func TestIndexLifecycle(t *testing.T) {
 	}
 
 	// A conflict: a third VM takes m1. Neither is woken, both are listed.
-	idx.Upsert(newVM("b", "clone", nil, iface{"n", strings.ToUpper(m1.String())}))
+	idx.Upsert(newVM("b", "clone", nil, iface{Name: "n", MAC: strings.ToUpper(m1.String())}))
 	expect(m1, types.NamespacedName{}, vmindex.Conflict)
 	snap = idx.Snapshot(-1)
 	wantConflict := []vmindex.ConflictEntry{{MAC: m1, VMs: []types.NamespacedName{nn("a", "one"), nn("b", "clone")}}}
@@ -260,7 +260,7 @@ func TestIndexLifecycle(t *testing.T) {
 	}
 
 	// The clone changes its MAC: the conflict clears.
-	idx.Upsert(newVM("b", "clone", nil, iface{"n", m3.String()}))
+	idx.Upsert(newVM("b", "clone", nil, iface{Name: "n", MAC: m3.String()}))
 	expect(m1, nn("a", "one"), vmindex.Found)
 	expect(m3, nn("b", "clone"), vmindex.Found)
 	if s := idx.Snapshot(0); s.ConflictCount != 0 || s.ManagedVMs != 3 || s.Conflicts != nil {
@@ -268,7 +268,7 @@ func TestIndexLifecycle(t *testing.T) {
 	}
 
 	// The dynamic VM gets a fixed MAC; then VMs are deleted.
-	idx.Upsert(newVM("b", "dyn", nil, iface{"n", "52:54:00:00:00:04"}))
+	idx.Upsert(newVM("b", "dyn", nil, iface{Name: "n", MAC: "52:54:00:00:00:04"}))
 	idx.Delete(nn("a", "one"))
 	idx.Delete(nn("a", "nope"))
 	expect(m1, types.NamespacedName{}, vmindex.NotFound)
@@ -278,8 +278,8 @@ func TestIndexLifecycle(t *testing.T) {
 
 	// A scope change re-evaluates everything given.
 	idx.Reset(mustScope(allSpec("b")), slices.Values([]*kubevirtv1.VirtualMachine{
-		newVM("a", "two", nil, iface{"n", m2.String()}),
-		newVM("b", "clone", nil, iface{"n", m3.String()}),
+		newVM("a", "two", nil, iface{Name: "n", MAC: m2.String()}),
+		newVM("b", "clone", nil, iface{Name: "n", MAC: m3.String()}),
 	}))
 	expect(m2, types.NamespacedName{}, vmindex.NotFound)
 	expect(m3, nn("b", "clone"), vmindex.Found)
@@ -304,8 +304,8 @@ func TestIndexExplicit(t *testing.T) {
 		t.Fatalf("before any VM: %+v", s)
 	}
 	// The VM's own MAC is ignored: the mapping wins.
-	idx.Upsert(newVM("x", "a", nil, iface{"n", "52:54:00:00:00:99"}))
-	idx.Upsert(newVM("x", "unmapped", nil, iface{"n", "52:54:00:00:00:98"}))
+	idx.Upsert(newVM("x", "a", nil, iface{Name: "n", MAC: "52:54:00:00:00:99"}))
+	idx.Upsert(newVM("x", "unmapped", nil, iface{Name: "n", MAC: "52:54:00:00:00:98"}))
 	if vm, ok := idx.Lookup(mustMAC(mA)); !ok || vm != nn("x", "a") {
 		t.Fatalf("mapped MAC: %v %v", vm, ok)
 	}
@@ -332,7 +332,7 @@ func TestIndexExplicit(t *testing.T) {
 func TestSnapshotLimit(t *testing.T) {
 	idx := vmindex.Build(mustScope(allSpec()), func(yield func(*kubevirtv1.VirtualMachine) bool) {
 		for i := range 10 {
-			if !yield(newVM("ns", fmt.Sprintf("vm-%d", i), nil, iface{"n", ""})) {
+			if !yield(newVM("ns", fmt.Sprintf("vm-%d", i), nil, iface{Name: "n", MAC: ""})) {
 				return
 			}
 		}
@@ -378,7 +378,7 @@ func TestIncrementalMatchesRebuild(t *testing.T) {
 					if rng.IntN(4) != 0 {
 						mac = fmt.Sprintf("52:54:00:00:00:%02x", 1+rng.IntN(5)) // few MACs: many conflicts
 					}
-					ifs = append(ifs, iface{fmt.Sprintf("if%d", i), mac})
+					ifs = append(ifs, iface{Name: fmt.Sprintf("if%d", i), MAC: mac})
 				}
 				labels := map[string]string{"wol": []string{"on", "off"}[rng.IntN(2)]}
 				vm := newVM(ns, name, labels, ifs...)
@@ -431,7 +431,7 @@ func TestConcurrentLookup(t *testing.T) {
 		})
 	}
 	for i := range 2000 {
-		vm := newVM("ns", fmt.Sprintf("vm-%d", i%7), nil, iface{"n", fmt.Sprintf("52:54:00:00:00:%02x", 1+i%3)})
+		vm := newVM("ns", fmt.Sprintf("vm-%d", i%7), nil, iface{Name: "n", MAC: fmt.Sprintf("52:54:00:00:00:%02x", 1+i%3)})
 		if i%5 == 0 {
 			idx.Delete(nn(vm.Namespace, vm.Name))
 		} else {
@@ -446,7 +446,7 @@ func TestConcurrentLookup(t *testing.T) {
 }
 
 func TestStripVM(t *testing.T) {
-	vm := newVM("ns", "vm", map[string]string{"a": "b"}, iface{"n", "52:54:00:00:00:01"})
+	vm := newVM("ns", "vm", map[string]string{"a": "b"}, iface{Name: "n", MAC: "52:54:00:00:00:01"})
 	vm.UID = "uid"
 	vm.ResourceVersion = "7"
 	vm.Annotations = map[string]string{"big": strings.Repeat("x", 1000), wolv1beta1.SecureOnKeyAnnotation: "k"}
@@ -486,11 +486,11 @@ func TestTargetAndSecureOnNamespaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain := newVM("a", "plain", nil, iface{"n", "52:54:00:00:00:01"})
+	plain := newVM("a", "plain", nil, iface{Name: "n", MAC: "52:54:00:00:00:01"})
 	plain.UID = "uid-plain"
-	locked := withSecureOn(newVM("b", "locked", nil, iface{"n", "52:54:00:00:00:02"}), "pw")
-	other := withSecureOn(newVM("b", "other", nil, iface{"n", "52:54:00:00:00:03"}), "pw2")
-	outside := withSecureOn(newVM("z", "outside", nil, iface{"n", "52:54:00:00:00:04"}), "pw")
+	locked := withSecureOn(newVM("b", "locked", nil, iface{Name: "n", MAC: "52:54:00:00:00:02"}), "pw")
+	other := withSecureOn(newVM("b", "other", nil, iface{Name: "n", MAC: "52:54:00:00:00:03"}), "pw2")
+	outside := withSecureOn(newVM("z", "outside", nil, iface{Name: "n", MAC: "52:54:00:00:00:04"}), "pw")
 	for _, vm := range []*kubevirtv1.VirtualMachine{plain, locked, other, outside} {
 		idx.Upsert(vm)
 	}
@@ -528,7 +528,7 @@ func TestTargetAndSecureOnNamespaces(t *testing.T) {
 		t.Fatalf("after Reset: %v, want [a]", got)
 	}
 	// Conflicts are never a target.
-	twin := withSecureOn(newVM("a", "twin", nil, iface{"n", "52:54:00:00:00:01"}), "t")
+	twin := withSecureOn(newVM("a", "twin", nil, iface{Name: "n", MAC: "52:54:00:00:00:01"}), "t")
 	idx.Upsert(twin)
 	if tgt, res := idx.Target(mustMAC("52:54:00:00:00:01")); res != vmindex.Conflict || tgt.SecureOnKey != "" {
 		t.Fatalf("conflict: %+v %v", tgt, res)
@@ -541,9 +541,9 @@ func TestTargetAndSecureOnNamespaces(t *testing.T) {
 
 func TestLookupDoesNotAllocate(t *testing.T) {
 	idx := vmindex.Build(mustScope(allSpec()), slices.Values([]*kubevirtv1.VirtualMachine{
-		newVM("ns", "vm", nil, iface{"n", "52:54:00:00:00:01"}),
-		newVM("ns", "c1", nil, iface{"n", "52:54:00:00:00:02"}),
-		newVM("ns", "c2", nil, iface{"n", "52:54:00:00:00:02"}),
+		newVM("ns", "vm", nil, iface{Name: "n", MAC: "52:54:00:00:00:01"}),
+		newVM("ns", "c1", nil, iface{Name: "n", MAC: "52:54:00:00:00:02"}),
+		newVM("ns", "c2", nil, iface{Name: "n", MAC: "52:54:00:00:00:02"}),
 	}))
 	for _, mac := range []wol.MAC{mustMAC("52:54:00:00:00:01"), mustMAC("52:54:00:00:00:02"), mustMAC("52:54:00:00:00:03")} {
 		if n := testing.AllocsPerRun(100, func() { idx.Resolve(mac) }); n != 0 {

@@ -20,7 +20,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,18 +27,17 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/utils/ptr"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"kubevirt.io/client-go/kubevirt"
 
 	apiruntime "k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
 	"github.com/gpillon/kubevirt-wol/pkg/vmindex"
 )
 
@@ -48,36 +46,19 @@ const (
 	fleetNamespaces = 10
 )
 
-// realisticVM is a VirtualMachine shaped like a real one: two disks, a
-// cloud-init user-data script, resources, two interfaces (one with a fixed
-// MAC), labels and annotations — about 3 KiB of JSON, most of which the
-// index does not need.
+// realisticVM is a VirtualMachine shaped like a real one (vmfixture.Realistic:
+// two disks, a cloud-init user-data script, resources), with two interfaces
+// (one with a fixed MAC), labels and annotations — about 3 KiB of JSON,
+// most of which the index does not need.
 func realisticVM(i int) *kubevirtv1.VirtualMachine {
-	vm := newVM(fmt.Sprintf("fleet-%d", i%fleetNamespaces), fmt.Sprintf("vm-%05d", i),
-		map[string]string{
+	return vmfixture.New(fmt.Sprintf("fleet-%d", i%fleetNamespaces), fmt.Sprintf("vm-%05d", i),
+		vmfixture.Labels(map[string]string{
 			"app.kubernetes.io/name": "guest", "app.kubernetes.io/part-of": "fleet",
 			"tier": fmt.Sprint(i % 3), "wol": "on",
-		},
-		iface{"default", benchMAC(i).String()}, iface{"storage", ""})
-	vm.Annotations = map[string]string{
-		"description":                 strings.Repeat("a guest of the benchmark fleet ", 4),
-		"kubevirt.io/latest-observed": "2026-11-29T00:00:00Z",
-	}
-	spec := &vm.Spec.Template.Spec
-	spec.Domain.Resources.Requests = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}
-	spec.Domain.CPU = &kubevirtv1.CPU{Cores: 2}
-	spec.Domain.Devices.Disks = []kubevirtv1.Disk{
-		{Name: "root", DiskDevice: kubevirtv1.DiskDevice{Disk: &kubevirtv1.DiskTarget{Bus: kubevirtv1.DiskBusVirtio}}},
-		{Name: "cloudinit", DiskDevice: kubevirtv1.DiskDevice{Disk: &kubevirtv1.DiskTarget{Bus: kubevirtv1.DiskBusVirtio}}},
-	}
-	spec.Volumes = []kubevirtv1.Volume{
-		{Name: "root", VolumeSource: kubevirtv1.VolumeSource{ContainerDisk: &kubevirtv1.ContainerDiskSource{Image: "quay.io/containerdisks/fedora:41"}}},
-		{Name: "cloudinit", VolumeSource: kubevirtv1.VolumeSource{CloudInitNoCloud: &kubevirtv1.CloudInitNoCloudSource{
-			UserData: "#cloud-config\n" + strings.Repeat("# provisioning script line for the benchmark guest\n", 30),
-		}}},
-	}
-	spec.TerminationGracePeriodSeconds = ptr.To[int64](180)
-	return vm
+		}),
+		vmfixture.NICs(iface{Name: "default", MAC: benchMAC(i).String()}, iface{Name: "storage"}),
+		vmfixture.Annotations(map[string]string{"kubevirt.io/latest-observed": "2026-11-29T00:00:00Z"}),
+		vmfixture.Realistic(30))
 }
 
 // createFleet creates fleetSize realistic VMs in fleetNamespaces namespaces.

@@ -124,14 +124,14 @@ var _ = Describe("Watcher", func() {
 		Expect(r.w.Namespaces()).To(Equal([]string{""}), "one cluster-wide watch")
 
 		// Upper case with '-': normalised.
-		createVM(ctx, newVM(nsA, "vm1", nil, iface{"default", strings.ToUpper(strings.ReplaceAll(m1.String(), ":", "-"))}))
-		createVM(ctx, newVM(nsA, "dynamic", nil, iface{"default", ""}))
+		createVM(ctx, newVM(nsA, "vm1", nil, iface{Name: "default", MAC: strings.ToUpper(strings.ReplaceAll(m1.String(), ":", "-"))}))
+		createVM(ctx, newVM(nsA, "dynamic", nil, iface{Name: "default", MAC: ""}))
 		Eventually(r.resolve(m1)).Should(Equal(found(nsA, "vm1")))
 		Eventually(func() []vmindex.VMIssue { return r.idx.Snapshot(-1).NotWakeable }).
 			Should(ContainElement(vmindex.VMIssue{VM: nn(nsA, "dynamic"), Unfixed: []string{"default"}}))
 
 		// The same MAC in another namespace: a conflict, neither is woken.
-		createVM(ctx, newVM(nsB, "clone", nil, iface{"default", m1.String()}))
+		createVM(ctx, newVM(nsB, "clone", nil, iface{Name: "default", MAC: m1.String()}))
 		Eventually(r.resolve(m1)).Should(HavePrefix("conflict"))
 		Expect(r.idx.Snapshot(-1).Conflicts).To(ContainElement(vmindex.ConflictEntry{MAC: m1, VMs: []types.NamespacedName{nn(nsA, "vm1"), nn(nsB, "clone")}}))
 		Eventually(func() float64 { return r.gauge("wol_vm_mac_conflicts") }).Should(BeNumerically(">=", 1))
@@ -159,8 +159,8 @@ var _ = Describe("Watcher", func() {
 	It("watches only the selected namespaces", func(ctx SpecContext) {
 		nsA, nsB := newNamespace(ctx, "sel-a"), newNamespace(ctx, "sel-b")
 		mA, mB := freshMAC(), freshMAC()
-		createVM(ctx, newVM(nsA, "a", nil, iface{"default", mA.String()}))
-		createVM(ctx, newVM(nsB, "b", nil, iface{"default", mB.String()}))
+		createVM(ctx, newVM(nsA, "a", nil, iface{Name: "default", MAC: mA.String()}))
+		createVM(ctx, newVM(nsB, "b", nil, iface{Name: "default", MAC: mB.String()}))
 		r := startWatcher(allSpec(nsA))
 		Expect(r.w.Namespaces()).To(Equal([]string{nsA}), "one watch, on the selected namespace only")
 		Eventually(r.resolve(mA)).Should(Equal(found(nsA, "a")))
@@ -174,8 +174,8 @@ var _ = Describe("Watcher", func() {
 	It("LabelSelector: label changes move a VM in and out of scope", func(ctx SpecContext) {
 		ns := newNamespace(ctx, "labels")
 		m := freshMAC()
-		createVM(ctx, newVM(ns, "vm", map[string]string{"wol": "off"}, iface{"default", m.String()}))
-		createVM(ctx, newVM(ns, "nomac", map[string]string{"wol": "on"}, iface{"default", ""}))
+		createVM(ctx, newVM(ns, "vm", map[string]string{"wol": "off"}, iface{Name: "default", MAC: m.String()}))
+		createVM(ctx, newVM(ns, "nomac", map[string]string{"wol": "on"}, iface{Name: "default", MAC: ""}))
 		r := startWatcher(labelSpec(map[string]string{"wol": "on"}, ns))
 		Expect(r.resolve(m)()).To(Equal("not_found"))
 		Expect(r.idx.Snapshot(-1).NotWakeable).To(Equal([]vmindex.VMIssue{{VM: nn(ns, "nomac"), Unfixed: []string{"default"}}}))
@@ -195,7 +195,7 @@ var _ = Describe("Watcher", func() {
 	It("Explicit: a mapping wins over the spec MAC; a mapping to a missing VM is reported until the VM exists", func(ctx SpecContext) {
 		ns := newNamespace(ctx, "explicit")
 		mSpec, mMap, mLate := freshMAC(), freshMAC(), freshMAC()
-		createVM(ctx, newVM(ns, "vm", nil, iface{"default", mSpec.String()}))
+		createVM(ctx, newVM(ns, "vm", nil, iface{Name: "default", MAC: mSpec.String()}))
 		r := startWatcher(explicitSpec(mapping(mMap.String(), ns, "vm"), mapping(mLate.String(), ns, "late")))
 		Expect(r.w.Namespaces()).To(Equal([]string{ns}))
 		Expect(r.resolve(mMap)()).To(Equal(found(ns, "vm")))
@@ -205,7 +205,7 @@ var _ = Describe("Watcher", func() {
 		Expect(r.gauge("wol_explicit_mappings_missing_vm")).To(Equal(1.0))
 
 		// The VM appears (without a fixed MAC: the mapping is enough).
-		createVM(ctx, newVM(ns, "late", nil, iface{"default", ""}))
+		createVM(ctx, newVM(ns, "late", nil, iface{Name: "default", MAC: ""}))
 		Eventually(r.resolve(mLate)).Should(Equal(found(ns, "late")))
 		Expect(r.idx.Snapshot(0).MissingMappingCount).To(BeZero())
 		Eventually(func() float64 { return r.gauge("wol_explicit_mappings_missing_vm") }).Should(BeZero())
@@ -217,8 +217,8 @@ var _ = Describe("Watcher", func() {
 	It("changes mode and namespaces at run time, without a restart", func(ctx SpecContext) {
 		nsA, nsB := newNamespace(ctx, "scope-a"), newNamespace(ctx, "scope-b")
 		mA, mB, mX := freshMAC(), freshMAC(), freshMAC()
-		createVM(ctx, newVM(nsA, "a", nil, iface{"default", mA.String()}))
-		createVM(ctx, newVM(nsB, "b", map[string]string{"wol": "on"}, iface{"default", mB.String()}))
+		createVM(ctx, newVM(nsA, "a", nil, iface{Name: "default", MAC: mA.String()}))
+		createVM(ctx, newVM(nsB, "b", map[string]string{"wol": "on"}, iface{Name: "default", MAC: mB.String()}))
 		r := startWatcher(allSpec(nsA))
 		Expect(r.resolve(mA)()).To(Equal(found(nsA, "a")))
 		Expect(r.resolve(mB)()).To(Equal("not_found"))
@@ -245,7 +245,7 @@ var _ = Describe("Watcher", func() {
 		Expect(r.resolve(mB)()).To(Equal(found(nsB, "b")))
 
 		By("a VM created while the scope changes is seen")
-		createVM(ctx, newVM(nsA, "new", nil, iface{"default", mX.String()}))
+		createVM(ctx, newVM(nsA, "new", nil, iface{Name: "default", MAC: mX.String()}))
 		r.w.SetScope(mustScope(allSpec(nsA)))
 		Eventually(r.resolve(mX)).Should(Equal(found(nsA, "new")))
 		Eventually(r.w.HasSynced).Should(BeTrue())

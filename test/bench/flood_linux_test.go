@@ -35,6 +35,8 @@ import (
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 	"github.com/gpillon/kubevirt-wol/internal/netns"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/apirecorder"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/pkg/receiver"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
@@ -83,7 +85,7 @@ const (
 // api-calls, valid-served (1 when every valid wake was served) and
 // valid-api-calls (requests per valid wake, its event included).
 func BenchmarkFlood(b *testing.B) {
-	requireRoot(b)
+	netlab.Require(b, "this benchmark")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	_, cfg := startEnv(b, true)
@@ -108,8 +110,9 @@ func BenchmarkFlood(b *testing.B) {
 	}
 	createWolConfig(b, ctx, cfg, wc)
 
-	rec := &apiRecorder{}
-	appCfg := cfgWithRecorder(cfg, rec)
+	rec := apirecorder.New()
+	rec.Record(false)
+	appCfg := rec.Config(cfg)
 	app := runApp(b, listenerapp.Options{WolConfig: "flood", RestConfig: appCfg, NetNS: nsPath})
 
 	// Senders of single packets, in the listener's namespace.
@@ -152,7 +155,7 @@ func BenchmarkFlood(b *testing.B) {
 	processed := func() float64 {
 		return metricSum(b, app.Registry(), "wol_packets_total", nil)
 	}
-	rec.record(true)
+	rec.Record(true)
 	runtime.GC()
 	prevProcs := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prevProcs)
@@ -238,9 +241,9 @@ func BenchmarkFlood(b *testing.B) {
 		return err == nil && len(evs.Items) >= served
 	})
 	time.Sleep(time.Second)
-	rec.record(false)
-	var floodCalls, validCalls []apiCall
-	for _, call := range rec.take() {
+	rec.Record(false)
+	var floodCalls, validCalls []apirecorder.Call
+	for _, call := range rec.Take() {
 		switch {
 		case call.Watch:
 		case strings.Contains(call.Path, "/namespaces/flood-valid/"):
@@ -251,7 +254,7 @@ func BenchmarkFlood(b *testing.B) {
 	}
 	logVerdicts(b, app)
 	b.Logf("API calls for the %d valid wakes: %s; not caused by a valid wake: %s", served,
-		describeCalls(validCalls), describeCalls(floodCalls))
+		apirecorder.Summary(validCalls), apirecorder.Summary(floodCalls))
 	if served != floodRounds {
 		b.Fatalf("only %d of the %d valid wakes sent during the flood were served", served, floodRounds)
 	}

@@ -22,7 +22,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,13 +34,11 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"kubevirt.io/client-go/kubevirt"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -53,20 +50,9 @@ import (
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
-
-// requireRoot fails (in CI) or skips the benchmark when it cannot build
-// network namespaces.
-func requireRoot(b *testing.B) {
-	b.Helper()
-	if p := netlab.Problem(); p != "" {
-		if os.Getenv("CI") != "" {
-			b.Fatalf("this benchmark %s; CI must run it as root", p)
-		}
-		b.Skipf("SKIPPED: this benchmark %s", p)
-	}
-}
 
 // startEnv starts kube-apiserver and etcd with the project's and KubeVirt's
 // CRDs and, withKubeVirt, real virt-api and virt-controller (so that VMs
@@ -138,52 +124,14 @@ func benchMAC(prefix byte, i int) wol.MAC {
 	return wol.MAC{0x52, 0x54, prefix, byte(i >> 16), byte(i >> 8), byte(i)}
 }
 
-// benchVM is a Halted VirtualMachine shaped like a real one: labels and
-// annotations, a template with CPU, memory, a container disk and a
-// cloud-init disk, and one bridged interface with a fixed MAC on the pod
-// network (about 1 KiB of JSON as created).
+// benchVM is a Halted VirtualMachine shaped like a real one
+// (vmfixture.Realistic: labels and annotations, CPU, memory, a container
+// disk and a cloud-init disk) with one interface with a fixed MAC on the pod
+// network — about 1 KiB of JSON as created.
 func benchVM(ns, name string, mac wol.MAC, labels map[string]string) *kubevirtv1.VirtualMachine {
-	l := map[string]string{"app.kubernetes.io/name": "guest", "app.kubernetes.io/part-of": "bench-fleet"}
-	for k, v := range labels {
-		l[k] = v
-	}
-	vm := &kubevirtv1.VirtualMachine{
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace: ns, Name: name, Labels: l,
-			Annotations: map[string]string{
-				"description":       "a guest of the benchmark fleet, started by Wake-on-LAN",
-				"vm.kubevirt.io/os": "fedora",
-			},
-		},
-		Spec: kubevirtv1.VirtualMachineSpec{
-			RunStrategy: ptr.To(kubevirtv1.RunStrategyHalted),
-			Template: &kubevirtv1.VirtualMachineInstanceTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"kubevirt.io/domain": name}},
-			},
-		},
-	}
-	spec := &vm.Spec.Template.Spec
-	spec.Domain.CPU = &kubevirtv1.CPU{Cores: 2}
-	// An instance of it stays in phase Scheduling (envtest has no
-	// scheduler), so it never competes for anything.
-	spec.Domain.Resources.Requests = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}
-	spec.Domain.Devices.Disks = []kubevirtv1.Disk{
-		{Name: "root", DiskDevice: kubevirtv1.DiskDevice{Disk: &kubevirtv1.DiskTarget{Bus: kubevirtv1.DiskBusVirtio}}},
-		{Name: "cloudinit", DiskDevice: kubevirtv1.DiskDevice{Disk: &kubevirtv1.DiskTarget{Bus: kubevirtv1.DiskBusVirtio}}},
-	}
-	spec.Domain.Devices.Interfaces = []kubevirtv1.Interface{{
-		Name: "default", MacAddress: mac.String(),
-		InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Bridge: &kubevirtv1.InterfaceBridge{}},
-	}}
-	spec.Networks = []kubevirtv1.Network{{Name: "default", NetworkSource: kubevirtv1.NetworkSource{Pod: &kubevirtv1.PodNetwork{}}}}
-	spec.Volumes = []kubevirtv1.Volume{
-		{Name: "root", VolumeSource: kubevirtv1.VolumeSource{ContainerDisk: &kubevirtv1.ContainerDiskSource{Image: "quay.io/containerdisks/fedora:41"}}},
-		{Name: "cloudinit", VolumeSource: kubevirtv1.VolumeSource{CloudInitNoCloud: &kubevirtv1.CloudInitNoCloudSource{
-			UserData: "#cloud-config\nssh_authorized_keys:\n  - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchmarkKeyForTheFleet bench@example\n",
-		}}},
-	}
-	spec.TerminationGracePeriodSeconds = ptr.To[int64](180)
-	return vm
+	return vmfixture.New(ns, name,
+		vmfixture.Labels(map[string]string{"app.kubernetes.io/name": "guest", "app.kubernetes.io/part-of": "bench-fleet"}),
+		vmfixture.Labels(labels), vmfixture.MACs(mac.String()), vmfixture.Realistic(2))
 }
 
 // createVMs creates vms with many concurrent requests and fails on the
@@ -213,112 +161,6 @@ func createVMs(b *testing.B, ctx context.Context, kv kubevirt.Interface, vms []*
 		b.Fatal(firstErr)
 	}
 	b.Logf("created %d VMs in %s", len(vms), time.Since(start).Round(time.Millisecond))
-}
-
-// apiCall is one request seen by an apiRecorder.
-type apiCall struct {
-	Method, Path string
-	Watch        bool
-	Status       int // 0 when the request failed without a response
-	Start, End   time.Time
-}
-
-// apiRecorder wraps a client's HTTP transport and records its requests
-// while on; hook, if set, sees every request as it completes.
-type apiRecorder struct {
-	mu    sync.Mutex
-	on    bool
-	calls []apiCall
-	hook  func(apiCall)
-}
-
-func (r *apiRecorder) wrap(rt http.RoundTripper) http.RoundTripper {
-	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		c := apiCall{Method: req.Method, Path: req.URL.Path, Start: time.Now()}
-		if w := req.URL.Query().Get("watch"); w == "true" || w == "1" {
-			c.Watch = true
-		}
-		resp, err := rt.RoundTrip(req)
-		c.End = time.Now()
-		if err == nil {
-			c.Status = resp.StatusCode
-		}
-		r.mu.Lock()
-		if r.on {
-			r.calls = append(r.calls, c)
-		}
-		hook := r.hook
-		r.mu.Unlock()
-		if hook != nil {
-			hook(c)
-		}
-		return resp, err
-	})
-}
-
-// record starts (true) or stops recording.
-func (r *apiRecorder) record(on bool) {
-	r.mu.Lock()
-	r.on = on
-	r.mu.Unlock()
-}
-
-// take returns the recorded calls and forgets them.
-func (r *apiRecorder) take() []apiCall {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	calls := r.calls
-	r.calls = nil
-	return calls
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// describeCalls summarises calls on one line as "VERB resource: n" (object
-// names left out), for logs.
-func describeCalls(calls []apiCall) string {
-	counts := map[string]int{}
-	for _, c := range calls {
-		counts[c.Method+" "+resourceOf(c.Path)]++
-	}
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s: %d", k, counts[k]))
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, ", ")
-}
-
-// resourceOf reduces an API path to its resource (and subresource), e.g.
-// /apis/kubevirt.io/v1/namespaces/a/virtualmachines/b/status ->
-// virtualmachines/status.
-func resourceOf(path string) string {
-	seg := strings.Split(strings.Trim(path, "/"), "/")
-	switch {
-	case len(seg) > 0 && seg[0] == "api":
-		seg = seg[min(2, len(seg)):]
-	case len(seg) > 0 && seg[0] == "apis":
-		seg = seg[min(3, len(seg)):]
-	}
-	if len(seg) >= 2 && seg[0] == "namespaces" && len(seg) > 2 {
-		seg = seg[2:]
-	}
-	if len(seg) == 0 {
-		return "discovery"
-	}
-	if len(seg) >= 3 {
-		return seg[0] + "/" + seg[2]
-	}
-	return seg[0]
 }
 
 // benchLogger is the logger given to the code under test: JSON at Info
@@ -450,13 +292,6 @@ func createWolConfig(b *testing.B, ctx context.Context, cfg *rest.Config, wc *wo
 	if err := crClient(b, cfg).Create(ctx, wc); err != nil {
 		b.Fatal(err)
 	}
-}
-
-// cfgWithRecorder is a copy of cfg whose requests rec records.
-func cfgWithRecorder(cfg *rest.Config, rec *apiRecorder) *rest.Config {
-	c := rest.CopyConfig(cfg)
-	c.Wrap(rec.wrap)
-	return c
 }
 
 // nodeNetNS builds a private network namespace standing for a node's host

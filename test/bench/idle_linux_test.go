@@ -19,7 +19,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +42,7 @@ import (
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/controller"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/apirecorder"
 )
 
 const (
@@ -283,18 +283,18 @@ func startOperator(b *testing.B, ctx context.Context, adminCfg *rest.Config) *op
 	b.Helper()
 	cfg := testenv.Impersonate(adminCfg, operatorNamespace, operatorSA)
 	n := &opCounter{}
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-			if req.Method != http.MethodGet {
-				if strings.Contains(req.URL.Path, "/leases/") || strings.HasSuffix(req.URL.Path, "/leases") {
-					n.lease.Add(1)
-				} else {
-					n.writes.Add(1)
-				}
-			}
-			return rt.RoundTrip(req)
-		})
-	})
+	rec := apirecorder.New()
+	rec.Record(false)
+	rec.Hook = func(c apirecorder.Call) {
+		switch {
+		case !c.Write():
+		case strings.Contains(c.Path, "/leases/") || strings.HasSuffix(c.Path, "/leases"):
+			n.lease.Add(1)
+		default:
+			n.writes.Add(1)
+		}
+	}
+	cfg = rec.Config(cfg)
 	mgr, err := controller.NewOperator(cfg, controller.OperatorOptions{
 		Namespace:                     operatorNamespace,
 		ListenerImage:                 "quay.io/kubevirt-wol/kubevirt-wol:bench",

@@ -35,6 +35,8 @@ import (
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 	"github.com/gpillon/kubevirt-wol/internal/netns"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/apirecorder"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
@@ -76,7 +78,7 @@ const (
 // vmi-p50-ns, vmi-p99-ns (packet to instance), api-calls/wake (requests the
 // listener made per wake, events included).
 func BenchmarkWakeLatency(b *testing.B) {
-	requireRoot(b)
+	netlab.Require(b, "this benchmark")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	_, cfg := startEnv(b, true)
@@ -111,14 +113,16 @@ func BenchmarkWakeLatency(b *testing.B) {
 		mu.Unlock()
 		return ch
 	}
-	patchedVM := func(call apiCall, ns string) string {
+	patchedVM := func(call apirecorder.Call, ns string) string {
 		prefix := "/apis/subresources.kubevirt.io/v1/namespaces/" + ns + "/virtualmachines/"
 		if call.Method != "PUT" || call.Status/100 != 2 || !strings.HasPrefix(call.Path, prefix) || !strings.HasSuffix(call.Path, "/start") {
 			return ""
 		}
 		return strings.TrimSuffix(strings.TrimPrefix(call.Path, prefix), "/start")
 	}
-	rec := &apiRecorder{hook: func(call apiCall) {
+	rec := apirecorder.New()
+	rec.Record(false)
+	rec.Hook = func(call apirecorder.Call) {
 		if name := patchedVM(call, "lat-wake"); name != "" {
 			mu.Lock()
 			ch := accepted[name]
@@ -127,8 +131,8 @@ func BenchmarkWakeLatency(b *testing.B) {
 				ch <- call.End
 			}
 		}
-	}}
-	app := runApp(b, listenerapp.Options{WolConfig: "lat", RestConfig: cfgWithRecorder(cfg, rec), NetNS: nsPath})
+	}
+	app := runApp(b, listenerapp.Options{WolConfig: "lat", RestConfig: rec.Config(cfg), NetNS: nsPath})
 	if got := metricSum(b, app.Registry(), "wol_managed_vms", nil); got != float64(n) {
 		b.Fatalf("the listener's index holds %v VMs, want %d", got, n)
 	}
@@ -136,12 +140,13 @@ func BenchmarkWakeLatency(b *testing.B) {
 	// The baseline's client: the configuration the listener gives its own
 	// (listenerapp.New: 50 requests per second, burst 100).
 	var bareEnd time.Time
-	bareRec := &apiRecorder{hook: func(call apiCall) {
+	bareRec := apirecorder.New()
+	bareRec.Hook = func(call apirecorder.Call) {
 		if patchedVM(call, "lat-bare") != "" {
 			bareEnd = call.End
 		}
-	}}
-	bareCfg := cfgWithRecorder(cfg, bareRec)
+	}
+	bareCfg := bareRec.Config(cfg)
 	bareCfg.QPS, bareCfg.Burst = 50, 100
 	bareKV, err := kubevirt.NewForConfig(bareCfg)
 	if err != nil {
@@ -216,7 +221,7 @@ func BenchmarkWakeLatency(b *testing.B) {
 		}
 	}()
 
-	rec.record(true)
+	rec.Record(true)
 	var wakes, bares []time.Duration
 	next := time.Now()
 	for i := range n {
@@ -238,8 +243,8 @@ func BenchmarkWakeLatency(b *testing.B) {
 		time.Sleep(time.Until(next))
 	}
 	time.Sleep(time.Second) // the last event
-	rec.record(false)
-	calls := rec.take()
+	rec.Record(false)
+	calls := rec.Take()
 
 	if got := metricSum(b, app.Registry(), "wol_vm_started_total", map[string]string{"path": "subresource"}); got != float64(n) {
 		b.Fatalf("the listener reports %v VMs started through the subresource, want %d", got, n)
@@ -264,7 +269,7 @@ func BenchmarkWakeLatency(b *testing.B) {
 		percentile(wakes, 50), percentile(wakes, 90), percentile(wakes, 99), wakes[len(wakes)-1],
 		percentile(bares, 50), percentile(bares, 90), percentile(bares, 99), bares[len(bares)-1],
 		percentile(instances, 50), percentile(instances, 99))
-	b.Logf("listener API calls: %s", describeCalls(calls))
+	b.Logf("listener API calls: %s", apirecorder.Summary(calls))
 	b.Logf("wake path, medians: %s", wakeBreakdown(calls, vms, sentAt))
 	b.ReportMetric(float64(percentile(wakes, 50)), "p50-ns")
 	b.ReportMetric(float64(percentile(wakes, 99)), "p99-ns")
@@ -279,8 +284,8 @@ func BenchmarkWakeLatency(b *testing.B) {
 // wakeBreakdown splits the wakes' latency into its steps, from the calls
 // the listener made: the time from the packet to the first request, each
 // request's duration, and the gaps between them (medians over the wakes).
-func wakeBreakdown(calls []apiCall, vms []*kubevirtv1.VirtualMachine, sentAt []time.Time) string {
-	byVM := map[string][]apiCall{}
+func wakeBreakdown(calls []apirecorder.Call, vms []*kubevirtv1.VirtualMachine, sentAt []time.Time) string {
+	byVM := map[string][]apirecorder.Call{}
 	for _, c := range calls {
 		if c.Method == "POST" { // events go out after the start was accepted
 			continue
@@ -302,13 +307,13 @@ func wakeBreakdown(calls []apiCall, vms []*kubevirtv1.VirtualMachine, sentAt []t
 		if len(cs) == 0 || sentAt[i].IsZero() {
 			continue
 		}
-		slices.SortFunc(cs, func(a, b apiCall) int { return a.Start.Compare(b.Start) })
+		slices.SortFunc(cs, func(a, b apirecorder.Call) int { return a.Start.Compare(b.Start) })
 		add("packet to first request", cs[0].Start.Sub(sentAt[i]))
 		for k, c := range cs {
 			if k > 0 {
 				add("gap", c.Start.Sub(cs[k-1].End))
 			}
-			add(c.Method+" "+resourceOf(c.Path), c.End.Sub(c.Start))
+			add(c.Method+" "+apirecorder.Resource(c.Path), c.End.Sub(c.Start))
 		}
 	}
 	parts := make([]string, 0, len(order))

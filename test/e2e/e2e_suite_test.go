@@ -77,11 +77,10 @@ func TestE2E(t *testing.T) {
 }
 
 var _ = BeforeSuite(func(ctx SpecContext) {
-	if p := netlab.Problem(); p != "" {
-		if os.Getenv("CI") != "" {
-			Fail("the e2e suite " + p + "; CI must run it as root")
-		}
-		Skip("SKIPPED: the e2e suite " + p + " (run `sudo make test-e2e`)")
+	if msg, skip := netlab.Unavailable("the e2e suite"); skip {
+		Skip(msg)
+	} else if msg != "" {
+		Fail(msg)
 	}
 	for _, tool := range []string{"wakeonlan", "etherwake"} {
 		_, err := exec.LookPath(tool)

@@ -17,9 +17,14 @@ limitations under the License.
 // Package netlab builds a small LAN out of network namespaces for tests and
 // the demo: one namespace holding a Linux bridge (the switch) and one
 // namespace per host, each joined to the bridge by a veth pair, with
-// addresses 10.250.0.x/24 that exist only inside those namespaces. Real WoL
-// senders (Debian's wakeonlan, etherwake) run in a host namespace with
-// `ip netns exec`; listeners open their packet sockets in another one.
+// addresses 10.250.0.x/24 and fd00:250::x/64 that exist only inside those
+// namespaces. Real WoL senders (Debian's wakeonlan, etherwake) run in a host
+// namespace with `ip netns exec`; listeners open their packet sockets in
+// another one.
+//
+// It is also the one gate of every test that needs root (Require): in CI
+// such a test fails when it cannot run; elsewhere it fails with a hint to
+// run `sudo make test`, or is skipped, and says so, with SKIP_PRIVILEGED=1.
 package netlab
 
 import (
@@ -33,6 +38,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 
 	"github.com/gpillon/kubevirt-wol/internal/netns"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
@@ -44,6 +50,9 @@ var Subnet = netip.MustParsePrefix("10.250.0.0/24")
 // Broadcast is the LAN's directed broadcast address.
 var Broadcast = netip.MustParseAddr("10.250.0.255")
 
+// Subnet6 is the LAN's IPv6 subnet (unique local); hosts get ::1, ::2, ...
+var Subnet6 = netip.MustParsePrefix("fd00:250::/64")
+
 // Iface is the name of each host's interface on the LAN.
 const Iface = "lan0"
 
@@ -53,8 +62,10 @@ type Host struct {
 	Name string
 	// NS is the network namespace's name (for `ip netns exec`).
 	NS string
-	// IP is the host's address on the LAN.
+	// IP is the host's IPv4 address on the LAN.
 	IP netip.Addr
+	// IP6 is the host's IPv6 address on the LAN.
+	IP6 netip.Addr
 	// MAC is the MAC address of the host's interface.
 	MAC wol.MAC
 }
@@ -80,6 +91,53 @@ func Problem() string {
 		return "needs iproute2's ip command"
 	}
 	return ""
+}
+
+// Unavailable says whether a test that needs root can run here. It returns
+// "" when it can; otherwise the message to stop it with, and whether to
+// skip it (SKIP_PRIVILEGED=1 outside CI) rather than fail. In CI, and by
+// default elsewhere, it fails: a run that silently skips what matters is
+// not a passing run.
+func Unavailable(what string) (msg string, skip bool) {
+	p := Problem()
+	if p == "" {
+		return "", false
+	}
+	switch {
+	case os.Getenv("CI") != "":
+		return fmt.Sprintf("%s %s; CI must run it as root", what, p), false
+	case os.Getenv("SKIP_PRIVILEGED") != "":
+		return fmt.Sprintf("SKIPPED (SKIP_PRIVILEGED is set): %s %s", what, p), true
+	}
+	return fmt.Sprintf("%s %s: run `sudo make test` (or, to run only what needs no root, SKIP_PRIVILEGED=1 make test)", what, p), false
+}
+
+// Require stops t when Unavailable says so: it fails it, or skips it with
+// SKIP_PRIVILEGED=1.
+func Require(t testing.TB, what string) {
+	t.Helper()
+	if msg, skip := Unavailable(what); msg != "" {
+		if skip {
+			t.Skip(msg)
+		}
+		t.Fatal(msg)
+	}
+}
+
+// RequireTools stops t when one of the commands (Debian's senders, say) is
+// not installed: it fails it (.ci/run installs them), or skips it with
+// SKIP_PRIVILEGED=1.
+func RequireTools(t testing.TB, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if _, err := exec.LookPath(name); err != nil {
+			msg := fmt.Sprintf("%s not found in PATH (Debian package %s; .ci/run installs it)", name, name)
+			if os.Getenv("CI") == "" && os.Getenv("SKIP_PRIVILEGED") != "" {
+				t.Skip("SKIPPED: " + msg)
+			}
+			t.Fatal(msg)
+		}
+	}
 }
 
 // New creates a LAN with one namespace per host name. Call Close to remove
@@ -110,10 +168,10 @@ func New(hosts ...string) (*LAN, error) {
 	if err := ipIn(l.bridge, "link", "set", "br0", "up"); err != nil {
 		return nil, err
 	}
-	addr := Subnet.Addr().Next()
+	addr, addr6 := Subnet.Addr().Next(), Subnet6.Addr().Next()
 	for i, name := range hosts {
-		h := &Host{Name: name, NS: fmt.Sprintf("wol%s-%s", name, l.id), IP: addr}
-		addr = addr.Next()
+		h := &Host{Name: name, NS: fmt.Sprintf("wol%s-%s", name, l.id), IP: addr, IP6: addr6}
+		addr, addr6 = addr.Next(), addr6.Next()
 		if len(h.NS) > 64 {
 			return nil, fmt.Errorf("netlab: host name %q too long", name)
 		}
@@ -124,6 +182,8 @@ func New(hosts ...string) (*LAN, error) {
 			{"-n", l.bridge, "link", "set", port, "master", "br0"},
 			{"-n", l.bridge, "link", "set", port, "up"},
 			{"-n", h.NS, "addr", "add", h.IP.String() + "/24", "dev", Iface},
+			// No duplicate address detection: the address is usable at once.
+			{"-n", h.NS, "addr", "add", h.IP6.String() + "/64", "dev", Iface, "nodad"},
 			{"-n", h.NS, "link", "set", "lo", "up"},
 			{"-n", h.NS, "link", "set", Iface, "up"},
 			// wakeonlan's default destination, 255.255.255.255, needs a route.

@@ -24,7 +24,9 @@ package vmfixture
 import (
 	"fmt"
 	"maps"
+	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubevirtv1 "kubevirt.io/api/core/v1"
@@ -71,24 +73,65 @@ func Running(running bool) Option {
 }
 
 // MACs gives the VirtualMachine one interface per address, with that fixed
-// MAC address: the first on the pod network (masquerade), the others
-// bridged to Multus networks net-1, net-2, …
+// MAC address, named default, net-1, net-2, … (see NICs).
 func MACs(macs ...string) Option {
+	nics := make([]NIC, len(macs))
+	for i, mac := range macs {
+		nics[i] = NIC{Name: fmt.Sprintf("net-%d", i), MAC: mac}
+	}
+	if len(nics) > 0 {
+		nics[0].Name = "default"
+	}
+	return NICs(nics...)
+}
+
+// NIC is an interface of a VirtualMachine: its name and fixed MAC address
+// ("" for none: KubeVirt then gives it a new one at every start).
+type NIC struct{ Name, MAC string }
+
+// NICs gives the VirtualMachine these interfaces: the first on the pod
+// network (masquerade), the others bridged to Multus networks of their
+// names.
+func NICs(nics ...NIC) Option {
 	return func(vm *kubevirtv1.VirtualMachine) {
 		spec := &vm.Spec.Template.Spec
-		for i, mac := range macs {
-			iface := kubevirtv1.Interface{Name: "default", MacAddress: mac,
-				InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Masquerade: &kubevirtv1.InterfaceMasquerade{}}}
-			network := kubevirtv1.Network{Name: "default", NetworkSource: kubevirtv1.NetworkSource{Pod: &kubevirtv1.PodNetwork{}}}
-			if i > 0 {
-				name := fmt.Sprintf("net-%d", i)
-				iface = kubevirtv1.Interface{Name: name, MacAddress: mac,
-					InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Bridge: &kubevirtv1.InterfaceBridge{}}}
-				network = kubevirtv1.Network{Name: name, NetworkSource: kubevirtv1.NetworkSource{Multus: &kubevirtv1.MultusNetwork{NetworkName: name}}}
+		for _, n := range nics {
+			iface := kubevirtv1.Interface{Name: n.Name, MacAddress: n.MAC,
+				InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Bridge: &kubevirtv1.InterfaceBridge{}}}
+			network := kubevirtv1.Network{Name: n.Name, NetworkSource: kubevirtv1.NetworkSource{Multus: &kubevirtv1.MultusNetwork{NetworkName: n.Name}}}
+			if len(spec.Networks) == 0 {
+				iface.InterfaceBindingMethod = kubevirtv1.InterfaceBindingMethod{Masquerade: &kubevirtv1.InterfaceMasquerade{}}
+				network.NetworkSource = kubevirtv1.NetworkSource{Pod: &kubevirtv1.PodNetwork{}}
 			}
 			spec.Domain.Devices.Interfaces = append(spec.Domain.Devices.Interfaces, iface)
 			spec.Networks = append(spec.Networks, network)
 		}
+	}
+}
+
+// Realistic shapes the VirtualMachine like a real guest, for benchmarks of
+// what caches and indexes hold: 2 cores and 2 GiB requested, a container
+// disk and a cloud-init disk whose user data has userDataLines lines, a
+// 180 s grace period, and a description annotation.
+func Realistic(userDataLines int) Option {
+	return func(vm *kubevirtv1.VirtualMachine) {
+		Annotations(map[string]string{"description": "a guest of the benchmark fleet, started by Wake-on-LAN",
+			"vm.kubevirt.io/os": "fedora"})(vm)
+		spec := &vm.Spec.Template.Spec
+		spec.Domain.CPU = &kubevirtv1.CPU{Cores: 2}
+		spec.Domain.Resources.Requests = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}
+		spec.Domain.Devices.Disks = []kubevirtv1.Disk{
+			{Name: "root", DiskDevice: kubevirtv1.DiskDevice{Disk: &kubevirtv1.DiskTarget{Bus: kubevirtv1.DiskBusVirtio}}},
+			{Name: "cloudinit", DiskDevice: kubevirtv1.DiskDevice{Disk: &kubevirtv1.DiskTarget{Bus: kubevirtv1.DiskBusVirtio}}},
+		}
+		spec.Volumes = []kubevirtv1.Volume{
+			{Name: "root", VolumeSource: kubevirtv1.VolumeSource{ContainerDisk: &kubevirtv1.ContainerDiskSource{Image: "quay.io/containerdisks/fedora:41"}}},
+			{Name: "cloudinit", VolumeSource: kubevirtv1.VolumeSource{CloudInitNoCloud: &kubevirtv1.CloudInitNoCloudSource{
+				UserData: "#cloud-config\n" + strings.Repeat("# provisioning script line for the benchmark guest\n", userDataLines),
+			}}},
+		}
+		grace := int64(180)
+		spec.TerminationGracePeriodSeconds = &grace
 	}
 }
 
