@@ -18,6 +18,7 @@ package controller
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,141 +30,27 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
 )
 
-// restrictedViolations evaluates a pod spec against the Pod Security
-// Standards "restricted" profile (which includes "baseline"), control by
-// control as https://kubernetes.io/docs/concepts/security/pod-security-standards/
-// lists them for the latest version, and returns one stable identifier per
-// violation: "control" or "control:container". (k8s.io/pod-security-admission,
-// which implements the same checks, is not in this module's graph.)
-func restrictedViolations(spec *corev1.PodSpec) []string {
-	var out []string
-	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
-	psc := spec.SecurityContext
-	if psc == nil {
-		psc = &corev1.PodSecurityContext{}
-	}
-
-	// Baseline.
-	if spec.HostNetwork {
-		add("hostNetwork")
-	}
-	if spec.HostPID {
-		add("hostPID")
-	}
-	if spec.HostIPC {
-		add("hostIPC")
-	}
-	if psc.WindowsOptions != nil && ptr.Deref(psc.WindowsOptions.HostProcess, false) {
-		add("hostProcess")
-	}
-	for _, v := range spec.Volumes {
-		switch {
-		case v.HostPath != nil:
-			add("hostPathVolumes:%s", v.Name)
-		case v.ConfigMap != nil, v.CSI != nil, v.DownwardAPI != nil, v.EmptyDir != nil, v.Ephemeral != nil,
-			v.PersistentVolumeClaim != nil, v.Projected != nil, v.Secret != nil:
-		default:
-			add("restrictedVolumes:%s", v.Name) // restricted: only these types
-		}
-	}
-	for _, s := range psc.Sysctls {
-		if !slices.Contains([]string{"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
-			"net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
-			"net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"}, s.Name) {
-			add("sysctls:%s", s.Name)
-		}
-	}
-	seLinuxOK := func(o *corev1.SELinuxOptions) bool {
-		return o == nil || (o.User == "" && o.Role == "" &&
-			slices.Contains([]string{"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}, o.Type))
-	}
-	if !seLinuxOK(psc.SELinuxOptions) {
-		add("seLinux")
-	}
-	if p := psc.AppArmorProfile; p != nil && p.Type == corev1.AppArmorProfileTypeUnconfined {
-		add("appArmorProfile")
-	}
-	podSeccomp := psc.SeccompProfile
-	podNonRoot := ptr.Deref(psc.RunAsNonRoot, false)
-	if psc.RunAsUser != nil && *psc.RunAsUser == 0 {
-		add("runAsUser")
-	}
-
-	all := append(slices.Clone(spec.InitContainers), spec.Containers...)
-	for _, c := range all {
-		sc := c.SecurityContext
-		if sc == nil {
-			sc = &corev1.SecurityContext{}
-		}
-		if ptr.Deref(sc.Privileged, false) {
-			add("privileged:%s", c.Name)
-		}
-		if sc.WindowsOptions != nil && ptr.Deref(sc.WindowsOptions.HostProcess, false) {
-			add("hostProcess:%s", c.Name)
-		}
-		for _, p := range c.Ports {
-			if p.HostPort != 0 {
-				add("hostPorts:%s", c.Name)
-				break
-			}
-		}
-		if !seLinuxOK(sc.SELinuxOptions) {
-			add("seLinux:%s", c.Name)
-		}
-		if sc.ProcMount != nil && *sc.ProcMount != corev1.DefaultProcMount {
-			add("procMount:%s", c.Name)
-		}
-		if p := sc.AppArmorProfile; p != nil && p.Type == corev1.AppArmorProfileTypeUnconfined {
-			add("appArmorProfile:%s", c.Name)
-		}
-		// Restricted.
-		if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
-			add("allowPrivilegeEscalation:%s", c.Name)
-		}
-		nonRoot := podNonRoot
-		if sc.RunAsNonRoot != nil {
-			nonRoot = *sc.RunAsNonRoot
-		}
-		if !nonRoot {
-			add("runAsNonRoot:%s", c.Name)
-		}
-		if sc.RunAsUser != nil && *sc.RunAsUser == 0 {
-			add("runAsUser:%s", c.Name)
-		}
-		seccomp := podSeccomp
-		if sc.SeccompProfile != nil {
-			seccomp = sc.SeccompProfile
-		}
-		if seccomp == nil || (seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault && seccomp.Type != corev1.SeccompProfileTypeLocalhost) {
-			add("seccompProfile:%s", c.Name)
-		}
-		caps := sc.Capabilities
-		if caps == nil || !slices.Contains(caps.Drop, "ALL") {
-			add("capabilities.drop:%s", c.Name)
-		}
-		if caps != nil {
-			for _, a := range caps.Add {
-				if a != "NET_BIND_SERVICE" {
-					add("capabilities.add:%s:%s", c.Name, a)
-				}
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // kustomizeBuild renders a kustomization with bin/kustomize into objects of
 // the given kinds, by kind.
-func kustomizeBuild(t *testing.T, dir string) map[string][][]byte {
+func kustomizeBuild(t interface {
+	Helper()
+	Fatal(...any)
+	Fatalf(string, ...any)
+}, dir string) map[string][][]byte {
 	t.Helper()
 	bin := filepath.Join(testenv.BinDir(), "kustomize")
 	if _, err := os.Stat(bin); err != nil {
@@ -184,92 +71,142 @@ func kustomizeBuild(t *testing.T, dir string) map[string][][]byte {
 	return byKind
 }
 
-// The pod-security exceptions of the listener, each documented in
-// docs/SECURITY.md under the same identifier.
-var listenerExceptions = map[string]string{
-	"hostNetwork":                       "hear broadcast magic packets on the node's LAN",
-	"hostPorts:listener":                "the WoL ports and the metrics port are the node's",
-	"runAsNonRoot:listener":             "ports below 1024 or raw mode: capabilities only work for root",
-	"runAsUser:listener":                "the same: UID 0, every capability but the needed ones dropped",
-	"capabilities.add:listener:NET_RAW": "raw Ethernet (etherwake) frames",
+// The listener's Pod Security exceptions, each documented in
+// docs/SECURITY.md under its identifier, with the way the Pod Security
+// admission plugin of kube-apiserver words the violation.
+var listenerExceptions = []struct{ id, psa string }{
+	{"hostNetwork", "host namespaces (hostNetwork=true)"},
+	{"hostPorts:listener", `hostPort (container "listener" uses hostPort`},
+	{"runAsNonRoot:listener", `runAsNonRoot != true (`},
+	{"runAsUser:listener", `runAsUser=0 (`},
+	{"capabilities.add:listener:NET_RAW", `unrestricted capabilities (container "listener" must not include "NET_RAW"`},
 }
 
-func TestPodSecurityRestricted(t *testing.T) {
+func TestPodSecurityExceptionsDocumented(t *testing.T) {
 	doc, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", "SECURITY.md"))
 	if err != nil {
 		t.Fatalf("reading docs/SECURITY.md: %v", err)
 	}
-	for id := range listenerExceptions {
-		if !strings.Contains(string(doc), "`"+id+"`") {
-			t.Errorf("the Pod Security exception %s is not documented in docs/SECURITY.md", id)
+	for _, e := range listenerExceptions {
+		if !strings.Contains(string(doc), "`"+e.id+"`") {
+			t.Errorf("the Pod Security exception %s is not documented in docs/SECURITY.md", e.id)
 		}
 	}
+}
 
-	t.Run("operator (kustomize build config/default)", func(t *testing.T) {
-		objs := kustomizeBuild(t, "config/default")
-		if len(objs["Deployment"]) != 1 {
-			t.Fatalf("%d Deployments, want the operator's", len(objs["Deployment"]))
+// psaViolations names, by their identifiers in listenerExceptions, the
+// violations a Pod Security admission refusal lists; one it does not know
+// is returned as the plugin worded it.
+func psaViolations(err error) []string {
+	const marker = `violates PodSecurity "restricted:latest": `
+	msg := err.Error()
+	i := strings.Index(msg, marker)
+	if i < 0 {
+		return []string{msg}
+	}
+	var out []string
+	depth, start := 0, i+len(marker)
+	rest := msg[start:]
+	for j := 0; j <= len(rest); j++ {
+		if j < len(rest) {
+			switch rest[j] {
+			case '(':
+				depth++
+			case ')':
+				depth--
+			}
+			if depth != 0 || !strings.HasPrefix(rest[j:], ", ") {
+				continue
+			}
 		}
-		d := &appsv1.Deployment{}
-		if err := yaml.UnmarshalStrict(objs["Deployment"][0], d); err != nil {
-			t.Fatal(err)
+		item := strings.TrimSpace(rest[:j])
+		id := item
+		for _, e := range listenerExceptions {
+			if strings.HasPrefix(item, e.psa) {
+				id = e.id
+			}
 		}
-		if v := restrictedViolations(&d.Spec.Template.Spec); len(v) != 0 {
-			t.Errorf("the operator violates the restricted profile: %v", v)
+		out = append(out, id)
+		if j == len(rest) {
+			break
+		}
+		rest, j = rest[j+2:], -1
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Pod Security is judged by kube-apiserver's own admission plugin: the pods
+// the operator's Deployment and the listener's Deployment would create are
+// submitted (dry run) in namespaces labelled enforce: restricted and
+// enforce: privileged.
+var _ = Describe("Pod Security admission", Ordered, func() {
+	const restricted, privileged = "psa-restricted", "psa-privileged"
+
+	BeforeAll(func(ctx SpecContext) {
+		for ns, level := range map[string]string{restricted: "restricted", privileged: "privileged"} {
+			Expect(admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{
+				"pod-security.kubernetes.io/enforce":         level,
+				"pod-security.kubernetes.io/enforce-version": "latest",
+			}}})).To(Succeed())
 		}
 	})
 
-	cases := []struct {
-		name   string
-		mutate func(*wolv1beta1.WolConfig)
-		want   []string
-	}{
-		{"listener, port 9 (the default)", nil,
-			[]string{"hostNetwork", "hostPorts:listener", "runAsNonRoot:listener", "runAsUser:listener"}},
-		{"listener, ports above 1024", func(wc *wolv1beta1.WolConfig) { wc.Spec.WolPorts = []int32{40009} },
-			[]string{"hostNetwork", "hostPorts:listener"}},
-		{"listener, raw mode", func(wc *wolv1beta1.WolConfig) { wc.Spec.RawEthernet.Enabled = true },
-			[]string{"capabilities.add:listener:NET_RAW", "hostNetwork", "hostPorts:listener", "runAsNonRoot:listener", "runAsUser:listener"}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			wc := defaulted("wc")
-			if tc.mutate != nil {
-				tc.mutate(wc)
+	// submit creates, as a dry run, a pod of template in namespace ns (with
+	// the ServiceAccount it names, as the ServiceAccount admission plugin
+	// requires).
+	submit := func(ctx context.Context, ns string, template corev1.PodTemplateSpec) error {
+		GinkgoHelper()
+		if sa := template.Spec.ServiceAccountName; sa != "" {
+			err := admin.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: ns}})
+			if !apierrors.IsAlreadyExists(err) {
+				Expect(err).NotTo(HaveOccurred())
 			}
-			for _, p := range []Params{testParams, {Namespace: "ns", OpenShift: true}} {
-				got := restrictedViolations(&BuildDeployment(wc, p).Spec.Template.Spec)
-				if !slices.Equal(got, tc.want) {
-					t.Errorf("OpenShift=%v: violations %v, want exactly %v", p.OpenShift, got, tc.want)
-				}
-				for _, v := range got {
-					if _, ok := listenerExceptions[v]; !ok {
-						t.Errorf("undocumented exception %s", v)
-					}
-				}
-			}
-			scc := BuildSCC(wc, testParams)
-			if scc.AllowPrivilegedContainer || scc.AllowHostPID || scc.AllowHostIPC || scc.AllowHostDirVolumePlugin ||
-				ptr.Deref(scc.AllowPrivilegeEscalation, true) || len(scc.Users) > 0 || len(scc.Groups) > 0 ||
-				slices.Contains(scc.Volumes, "hostPath") || slices.Contains(scc.Volumes, "*") {
-				t.Errorf("SCC broader than the exceptions: %+v", scc)
-			}
-			if scc.Name == "privileged" {
-				t.Error("the listener must not use the privileged SCC")
-			}
-		})
+		}
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "psa-check", Namespace: ns, Labels: template.Labels},
+			Spec:       template.Spec,
+		}
+		return admin.Create(ctx, pod, client.DryRunAll)
 	}
 
-	// The checker itself catches what it claims to.
-	bad := &corev1.PodSpec{HostPID: true, Volumes: []corev1.Volume{{Name: "h", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{}}}},
-		Containers: []corev1.Container{{Name: "c", SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true),
-			Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"SYS_ADMIN"}}}}}}
-	want := []string{"allowPrivilegeEscalation:c", "capabilities.add:c:SYS_ADMIN", "capabilities.drop:c", "hostPID",
-		"hostPathVolumes:h", "privileged:c", "runAsNonRoot:c", "seccompProfile:c"}
-	if got := restrictedViolations(bad); !slices.Equal(got, want) {
-		t.Errorf("checker: %v, want %v", got, want)
-	}
-}
+	It("admits the operator (kustomize build config/default) as restricted", func(ctx SpecContext) {
+		objs := kustomizeBuild(GinkgoT(), "config/default")
+		Expect(objs["Deployment"]).To(HaveLen(1))
+		d := &appsv1.Deployment{}
+		Expect(yaml.UnmarshalStrict(objs["Deployment"][0], d)).To(Succeed())
+		Expect(submit(ctx, restricted, d.Spec.Template)).To(Succeed())
+	})
+
+	DescribeTable("refuses the listener as restricted for exactly its documented exceptions, admits it as privileged",
+		func(ctx SpecContext, mutate func(*wolv1beta1.WolConfig), want []string) {
+			wc := defaulted("wc")
+			if mutate != nil {
+				mutate(wc)
+			}
+			for _, p := range []Params{testParams, {Namespace: "ns", Image: testParams.Image, OpenShift: true}} {
+				d := BuildDeployment(wc, p)
+				err := submit(ctx, restricted, d.Spec.Template)
+				Expect(apierrors.IsForbidden(err)).To(BeTrue(), "OpenShift=%v: %v", p.OpenShift, err)
+				Expect(psaViolations(err)).To(Equal(want), "OpenShift=%v: %v", p.OpenShift, err)
+				Expect(submit(ctx, privileged, d.Spec.Template)).To(Succeed(), "OpenShift=%v", p.OpenShift)
+			}
+
+			scc := BuildSCC(wc, testParams)
+			Expect(scc.AllowPrivilegedContainer || scc.AllowHostPID || scc.AllowHostIPC || scc.AllowHostDirVolumePlugin ||
+				ptr.Deref(scc.AllowPrivilegeEscalation, true) || len(scc.Users) > 0 || len(scc.Groups) > 0 ||
+				slices.Contains(scc.Volumes, "hostPath") || slices.Contains(scc.Volumes, "*")).
+				To(BeFalse(), "SCC broader than the exceptions: %+v", scc)
+			Expect(scc.Name).NotTo(Equal("privileged"), "the listener must not use the privileged SCC")
+		},
+		Entry("port 9 (the default)", nil,
+			[]string{"hostNetwork", "hostPorts:listener", "runAsNonRoot:listener", "runAsUser:listener"}),
+		Entry("ports above 1024", func(wc *wolv1beta1.WolConfig) { wc.Spec.WolPorts = []int32{40009} },
+			[]string{"hostNetwork", "hostPorts:listener"}),
+		Entry("raw mode", func(wc *wolv1beta1.WolConfig) { wc.Spec.RawEthernet.Enabled = true },
+			[]string{"capabilities.add:listener:NET_RAW", "hostNetwork", "hostPorts:listener", "runAsNonRoot:listener", "runAsUser:listener"}),
+	)
+})
 
 // The operator ships a NetworkPolicy that lets only namespaces labelled
 // metrics: enabled reach its metrics port, and it selects the operator's

@@ -24,7 +24,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +48,7 @@ import (
 	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/metrictest"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
 )
@@ -206,7 +206,7 @@ var _ = Describe("The listener process", Ordered, func() {
 		Eventually(runStrategy(ctx, "lab", "vm1"), 10*time.Second, 50*time.Millisecond).Should(Equal(kubevirtv1.RunStrategyAlways))
 		wakeonlan(40007, "52:54:00:aa:00:02")
 		Eventually(runStrategy(ctx, "lab", "vm2"), 10*time.Second, 50*time.Millisecond).Should(Equal(kubevirtv1.RunStrategyAlways),
-			func() string { return dumpMetrics(app) })
+			func() string { return metrictest.Dump(app.Registry(), "wol_") })
 
 		By("recording an Event on the VM naming the source and the node")
 		Eventually(func() []string {
@@ -333,39 +333,7 @@ var _ = Describe("The listener process", Ordered, func() {
 		} {
 			Expect(body).To(ContainSubstring(want))
 		}
-		started := metricValue(body, "wol_vm_started_total")
+		started := metrictest.TextValue(body, "wol_vm_started_total")
 		Expect(started).To(BeNumerically("==", 6), "six VMs were started:\n%s", body)
 	})
 })
-
-// dumpMetrics renders the listener's wol_* metrics, for failure messages.
-func dumpMetrics(app *listenerapp.App) string {
-	families, err := app.Registry().Gather()
-	if err != nil {
-		return err.Error()
-	}
-	var b strings.Builder
-	for _, f := range families {
-		if strings.HasPrefix(f.GetName(), "wol_") {
-			for _, m := range f.GetMetric() {
-				fmt.Fprintf(&b, "%s %v %v %v\n", f.GetName(), m.GetLabel(), m.GetCounter().GetValue(), m.GetGauge().GetValue())
-			}
-		}
-	}
-	return b.String()
-}
-
-// metricValue sums the samples of a metric family in a text exposition.
-func metricValue(body, name string) float64 {
-	var sum float64
-	for _, line := range strings.Split(body, "\n") {
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		var v float64
-		if _, err := fmt.Sscan(line[strings.LastIndex(line, " ")+1:], &v); err == nil {
-			sum += v
-		}
-	}
-	return sum
-}

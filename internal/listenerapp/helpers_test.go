@@ -28,7 +28,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -41,6 +40,7 @@ import (
 	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/apirecorder"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/metrictest"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 )
 
@@ -141,36 +141,7 @@ func startApp(ctx context.Context, wc *wolv1beta1.WolConfig, o appOptions) *runn
 // metric sums the samples of a metric of the listener whose labels include
 // the given name/value pairs.
 func (r *running) metric(name string, labels ...string) float64 {
-	GinkgoHelper()
-	families, err := r.app.Registry().Gather()
-	Expect(err).NotTo(HaveOccurred())
-	var sum float64
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			if hasLabels(m, labels) {
-				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-			}
-		}
-	}
-	return sum
-}
-
-func hasLabels(m *dto.Metric, labels []string) bool {
-	for i := 0; i+1 < len(labels); i += 2 {
-		found := false
-		for _, lp := range m.GetLabel() {
-			if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-				found = true
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
+	return metrictest.Value(r.app.Registry(), name, labels...)
 }
 
 // sendUDP sends payload from host to the node's address on port.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func newRecorderFunc() WakeHandler {
@@ -76,7 +77,7 @@ func TestMetricsReuseRegistry(t *testing.T) {
 		t.Fatalf("second listener on the same registry: %v", err)
 	}
 	l1.metrics.packets[ProtocolUDP4][resultAccepted].Inc()
-	if got := value(l2.metrics.packets[ProtocolUDP4][resultAccepted]); got != 1 {
+	if got := testutil.ToFloat64(l2.metrics.packets[ProtocolUDP4][resultAccepted]); got != 1 {
 		t.Fatalf("collectors not shared: %v", got)
 	}
 
@@ -102,7 +103,7 @@ func TestHandlerErrorsCounted(t *testing.T) {
 	}
 	l.handle(context.Background(), Wake{})
 	l.handle(context.Background(), Wake{})
-	if got := value(l.metrics.errors[stageHandler]); got != 2 {
+	if got := testutil.ToFloat64(l.metrics.errors[stageHandler]); got != 2 {
 		t.Fatalf("wol_errors_total{stage=handler} = %v, want 2", got)
 	}
 }

@@ -21,6 +21,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
@@ -55,7 +57,7 @@ func TestUDPWakeonlanEveryPort(t *testing.T) {
 		}
 	}
 	r.rec.expectNone(t)
-	if got := value(r.metrics.packets[ProtocolUDP4][resultAccepted]); got != float64(i) {
+	if got := testutil.ToFloat64(r.metrics.packets[ProtocolUDP4][resultAccepted]); got != float64(i) {
 		t.Errorf("wol_packets_total{udp4,accepted} = %v, want %d", got, i)
 	}
 }
@@ -169,7 +171,7 @@ func TestRawAllInterfacesAndUDP(t *testing.T) {
 	n.sendExec(t, "wakeonlan", "-i", subnetBcast.String(), testMAC(2).String()) // marker
 	r.rec.expect(t, testMAC(2))
 	r.rec.expectNone(t)
-	if got := value(r.metrics.packets[ProtocolUDP4][resultDuplicate]); got != 1 {
+	if got := testutil.ToFloat64(r.metrics.packets[ProtocolUDP4][resultDuplicate]); got != 1 {
 		t.Errorf("wol_packets_total{udp4,duplicate} = %v, want 1", got)
 	}
 }
@@ -294,7 +296,7 @@ func TestFlood(t *testing.T) {
 	counts := map[string]float64{}
 	for _, p := range []Protocol{ProtocolUDP4, ProtocolRaw} {
 		for res := range numResults {
-			counts[p.String()+"/"+resultNames[res]] = value(r.metrics.packets[p][res])
+			counts[p.String()+"/"+resultNames[res]] = testutil.ToFloat64(r.metrics.packets[p][res])
 		}
 	}
 	want := map[string]float64{
@@ -503,7 +505,7 @@ func TestInterfaceFilterUDP(t *testing.T) {
 		t.Errorf("origin %+v, want interface lo", w.Origin)
 	}
 	r.rec.expectNone(t)
-	if got := value(r.metrics.dropped[ProtocolUDP4][dropInterface]); got != 1 {
+	if got := testutil.ToFloat64(r.metrics.dropped[ProtocolUDP4][dropInterface]); got != 1 {
 		t.Errorf("wol_dropped_packets_total{udp4,interface} = %v, want 1", got)
 	}
 }
@@ -541,7 +543,7 @@ func TestStopNoLeak(t *testing.T) {
 	if got := n.promiscuity(t); got != "0" {
 		t.Errorf("promiscuity = %s after stop", got)
 	}
-	if g := value(r.metrics.sockets[ProtocolUDP4]) + value(r.metrics.sockets[ProtocolRaw]); g != 0 {
+	if g := testutil.ToFloat64(r.metrics.sockets[ProtocolUDP4]) + testutil.ToFloat64(r.metrics.sockets[ProtocolRaw]); g != 0 {
 		t.Errorf("wol_listener_sockets = %v after stop", g)
 	}
 }

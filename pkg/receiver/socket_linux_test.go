@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
@@ -226,10 +227,10 @@ func TestSourceAllowList(t *testing.T) {
 	if n := len(l.queue); n != 0 {
 		t.Fatalf("a packet from outside the allow-list was queued")
 	}
-	if v := value(l.metrics.dropped[ProtocolUDP4][dropSource]); v != 1 {
+	if v := testutil.ToFloat64(l.metrics.dropped[ProtocolUDP4][dropSource]); v != 1 {
 		t.Errorf("dropped{reason=source} = %v, want 1", v)
 	}
-	if v := value(l.metrics.packets[ProtocolUDP4][resultRefused]); v != 1 {
+	if v := testutil.ToFloat64(l.metrics.packets[ProtocolUDP4][resultRefused]); v != 1 {
 		t.Errorf("packets{result=refused} = %v, want 1", v)
 	}
 

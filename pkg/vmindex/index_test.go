@@ -33,6 +33,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/metrictest"
 	"github.com/gpillon/kubevirt-wol/pkg/vmindex"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
@@ -205,20 +206,7 @@ func TestIndexLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	m1, m2, m3 := mustMAC("52:54:00:00:00:01"), mustMAC("52:54:00:00:00:02"), mustMAC("52:54:00:00:00:03")
-	gauge := func(name string) float64 {
-		t.Helper()
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			if mf.GetName() == name {
-				return mf.GetMetric()[0].GetGauge().GetValue()
-			}
-		}
-		t.Fatalf("metric %s not registered", name)
-		return 0
-	}
+	gauge := func(name string) float64 { return metrictest.Value(reg, name) }
 	expect := func(mac wol.MAC, vm types.NamespacedName, r vmindex.Resolution) {
 		t.Helper()
 		got, res := idx.Resolve(mac)

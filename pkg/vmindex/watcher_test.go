@@ -31,6 +31,7 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/metrictest"
 	"github.com/gpillon/kubevirt-wol/pkg/vmindex"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
@@ -79,16 +80,7 @@ func (r running) resolve(mac wol.MAC) func() string {
 
 func found(ns, name string) string { return "found " + ns + "/" + name }
 
-func (r running) gauge(name string) float64 {
-	mfs, err := r.reg.Gather()
-	Expect(err).NotTo(HaveOccurred())
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	return -1
-}
+func (r running) gauge(name string) float64 { return metrictest.Value(r.reg, name) }
 
 // createVM creates vm (as an admin) and deletes it at the end of the spec.
 func createVM(ctx context.Context, vm *kubevirtv1.VirtualMachine) {

@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
+	"github.com/gpillon/kubevirt-wol/internal/testenv/metrictest"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
 	"github.com/gpillon/kubevirt-wol/pkg/vmstarter"
 )
@@ -131,9 +132,9 @@ var _ = Describe("Concurrent starts", func() {
 
 				var startedMetric, conflictMetric float64
 				for _, reg := range regs {
-					startedMetric += counter(reg, "wol_vm_started_total", "path", map[vmstarter.APIMode]string{
+					startedMetric += metrictest.Value(reg, "wol_vm_started_total", "path", map[vmstarter.APIMode]string{
 						vmstarter.APISubresource: "subresource", vmstarter.APIDirect: "direct"}[api])
-					conflictMetric += counter(reg, "wol_vm_start_retries_total", "reason", "conflict")
+					conflictMetric += metrictest.Value(reg, "wol_vm_start_retries_total", "reason", "conflict")
 				}
 				summary := fmt.Sprintf("%s: %d rounds × %d starters: %d started (%d extra requests virt-api accepted for Manual VMs), "+
 					"%d already starting after a lost race, %d already starting at first read; %d lost races (retry metric %v)",

@@ -30,6 +30,7 @@ import (
 	"kubevirt.io/client-go/kubevirt"
 
 	"github.com/gpillon/kubevirt-wol/internal/testenv/cutproxy"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/metrictest"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
 	"github.com/gpillon/kubevirt-wol/pkg/vmstarter"
 )
@@ -83,7 +84,7 @@ var _ = Describe("Start while virt-api is down", func() {
 		dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
 		done, res, err := startAsync(dctx, starter, key)
-		Eventually(func() float64 { return counter(reg, "wol_vm_start_retries_total", "reason", "transient") }).
+		Eventually(func() float64 { return metrictest.Value(reg, "wol_vm_start_retries_total", "reason", "transient") }).
 			WithTimeout(10 * time.Second).Should(BeNumerically(">", vmstarter.DefaultMaxRetries))
 		// 12 s down: the wake waits, the VM is not touched.
 		Consistently(func() kubevirtv1.VirtualMachineRunStrategy { return runStrategyOf(ctx, key) }, 10*time.Second, 500*time.Millisecond).
@@ -96,7 +97,7 @@ var _ = Describe("Start while virt-api is down", func() {
 		Expect(res.Path).To(Equal(vmstarter.PathSubresource))
 		Expect(runStrategyOf(ctx, key)).To(Equal(kubevirtv1.RunStrategyAlways))
 		Eventually(func() string { return observe(ctx, key.Name) }).Should(Equal(stScheduled), "virt-controller starts it")
-		Expect(counter(reg, "wol_vm_started_total", "path", "direct")).To(BeZero())
+		Expect(metrictest.Value(reg, "wol_vm_started_total", "path", "direct")).To(BeZero())
 	})
 
 	It("gives up at the deadline with DeadlineExceeded, and the VM is never started later", func(ctx SpecContext) {
@@ -111,7 +112,7 @@ var _ = Describe("Start while virt-api is down", func() {
 		Expect(res.Outcome).To(Equal(vmstarter.Failed))
 		Expect(res.Reason).To(Equal(vmstarter.ReasonDeadlineExceeded))
 		Expect(res.Message).To(ContainSubstring("the server is currently unable to handle the request"), "kube-apiserver's 503 is in the message")
-		Expect(counter(reg, "wol_vm_start_outcomes_total", "outcome", "failed")).To(Equal(1.0))
+		Expect(metrictest.Value(reg, "wol_vm_start_outcomes_total", "outcome", "failed")).To(Equal(1.0))
 		Expect(kv.StartAPI(ctx)).To(Succeed())
 		Consistently(func() kubevirtv1.VirtualMachineRunStrategy { return runStrategyOf(ctx, key) }, 2*time.Second, 200*time.Millisecond).
 			Should(Equal(kubevirtv1.RunStrategyHalted))
@@ -149,7 +150,7 @@ var _ = Describe("Start while the API server is unreachable", func() {
 		defer cancel()
 		done, res, err := startAsync(dctx, starter, key)
 		// Well past the five retries a call without a deadline would allow.
-		Eventually(func() float64 { return counter(reg, "wol_vm_start_retries_total", "reason", "transient") }).
+		Eventually(func() float64 { return metrictest.Value(reg, "wol_vm_start_retries_total", "reason", "transient") }).
 			WithTimeout(10 * time.Second).Should(BeNumerically(">", vmstarter.DefaultMaxRetries))
 		Consistently(done, 500*time.Millisecond).ShouldNot(BeClosed())
 		Expect(proxy.Restore()).To(Succeed())
@@ -168,7 +169,7 @@ var _ = Describe("Start while the API server is unreachable", func() {
 		Expect(errors.Is(err, context.DeadlineExceeded)).To(BeTrue(), "error %v", err)
 		Expect(res.Outcome).To(Equal(vmstarter.Failed))
 		Expect(res.Reason).To(Equal(vmstarter.ReasonDeadlineExceeded))
-		Expect(counter(reg, "wol_vm_start_outcomes_total", "outcome", "failed")).To(Equal(1.0))
+		Expect(metrictest.Value(reg, "wol_vm_start_outcomes_total", "outcome", "failed")).To(Equal(1.0))
 		Expect(proxy.Restore()).To(Succeed())
 		Consistently(func() kubevirtv1.VirtualMachineRunStrategy { return runStrategyOf(ctx, key) }, 2*time.Second, 200*time.Millisecond).
 			Should(Equal(kubevirtv1.RunStrategyHalted))

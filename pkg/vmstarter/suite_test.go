@@ -202,22 +202,3 @@ func eventReasons(ctx context.Context, name string) []string {
 	}
 	return out
 }
-
-// counter reads one series of a counter vector from reg.
-func counter(reg *prometheus.Registry, name, label, value string) float64 {
-	mfs, err := reg.Gather()
-	Expect(err).NotTo(HaveOccurred())
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
-}

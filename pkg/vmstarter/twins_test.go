@@ -35,6 +35,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 
+	"github.com/gpillon/kubevirt-wol/internal/testenv/metrictest"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
 	"github.com/gpillon/kubevirt-wol/pkg/vmstarter"
 )
@@ -519,16 +520,16 @@ func runRow(ctx context.Context, r row, api vmstarter.APIMode) {
 	Expect(res.Reason).To(Equal(r.ours.reason))
 	Expect(res.Message).To(ContainSubstring(r.ours.message))
 	Expect(err != nil).To(Equal(r.ours.outcome == vmstarter.Failed), "error %v", err)
-	Expect(counter(reg, "wol_vm_start_outcomes_total", "outcome", r.ours.outcome.String())).To(Equal(1.0))
+	Expect(metrictest.Value(reg, "wol_vm_start_outcomes_total", "outcome", r.ours.outcome.String())).To(Equal(1.0))
 	wantPath := vmstarter.PathSubresource
 	if api == vmstarter.APIDirect {
 		wantPath = vmstarter.PathDirect
 	}
 	if r.ours.outcome == vmstarter.Started {
 		Expect(res.Path).To(Equal(wantPath))
-		Expect(counter(reg, "wol_vm_started_total", "path", wantPath.String())).To(Equal(1.0))
+		Expect(metrictest.Value(reg, "wol_vm_started_total", "path", wantPath.String())).To(Equal(1.0))
 	} else {
-		Expect(counter(reg, "wol_vm_started_total", "path", wantPath.String())).To(BeZero())
+		Expect(metrictest.Value(reg, "wol_vm_started_total", "path", wantPath.String())).To(BeZero())
 	}
 	if event := map[vmstarter.Outcome]string{vmstarter.Started: vmstarter.EventReasonWoken, vmstarter.Refused: vmstarter.EventReasonRefused,
 		vmstarter.Failed: vmstarter.EventReasonFailed}[r.ours.outcome]; event != "" {

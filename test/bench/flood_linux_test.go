@@ -36,6 +36,7 @@ import (
 	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 	"github.com/gpillon/kubevirt-wol/internal/netns"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/apirecorder"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/metrictest"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/pkg/receiver"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
@@ -153,7 +154,7 @@ func BenchmarkFlood(b *testing.B) {
 	defer bare.close()
 
 	processed := func() float64 {
-		return metricSum(b, app.Registry(), "wol_packets_total", nil)
+		return metrictest.Value(app.Registry(), "wol_packets_total")
 	}
 	rec.Record(true)
 	runtime.GC()
@@ -279,10 +280,10 @@ func logVerdicts(b *testing.B, app *listenerapp.App) {
 	b.Helper()
 	var s strings.Builder
 	for _, r := range []string{"accepted", "invalid", "duplicate", "rate_limited", "queue_full", "filtered", "refused"} {
-		fmt.Fprintf(&s, " %s=%.0f", r, metricSum(b, app.Registry(), "wol_packets_total", map[string]string{"result": r}))
+		fmt.Fprintf(&s, " %s=%.0f", r, metrictest.Value(app.Registry(), "wol_packets_total", "result", r))
 	}
 	for _, r := range []string{"found", "not_found"} {
-		fmt.Fprintf(&s, " lookup_%s=%.0f", r, metricSum(b, app.Registry(), "wol_wake_lookups_total", map[string]string{"result": r}))
+		fmt.Fprintf(&s, " lookup_%s=%.0f", r, metrictest.Value(app.Registry(), "wol_wake_lookups_total", "result", r))
 	}
 	b.Logf("listener verdicts:%s", s.String())
 }

@@ -32,7 +32,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -172,38 +171,6 @@ func benchLogger() logr.Logger {
 		w = os.Stderr
 	}
 	return zap.New(zap.WriteTo(w))
-}
-
-// metricSum adds up the samples of the counter or gauge family name in
-// reg whose labels include want.
-func metricSum(b *testing.B, reg prometheus.Gatherer, name string, want map[string]string) float64 {
-	b.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var sum float64
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	metric:
-		for _, m := range f.GetMetric() {
-			for k, v := range want {
-				found := false
-				for _, l := range m.GetLabel() {
-					if l.GetName() == k && l.GetValue() == v {
-						found = true
-					}
-				}
-				if !found {
-					continue metric
-				}
-			}
-			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	return sum
 }
 
 // percentile returns the p-th percentile (0 < p <= 100) of sorted, by the

@@ -36,6 +36,7 @@ import (
 	"github.com/gpillon/kubevirt-wol/internal/listenerapp"
 	"github.com/gpillon/kubevirt-wol/internal/netns"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/apirecorder"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/metrictest"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
@@ -133,7 +134,7 @@ func BenchmarkWakeLatency(b *testing.B) {
 		}
 	}
 	app := runApp(b, listenerapp.Options{WolConfig: "lat", RestConfig: rec.Config(cfg), NetNS: nsPath})
-	if got := metricSum(b, app.Registry(), "wol_managed_vms", nil); got != float64(n) {
+	if got := metrictest.Value(app.Registry(), "wol_managed_vms"); got != float64(n) {
 		b.Fatalf("the listener's index holds %v VMs, want %d", got, n)
 	}
 
@@ -246,7 +247,7 @@ func BenchmarkWakeLatency(b *testing.B) {
 	rec.Record(false)
 	calls := rec.Take()
 
-	if got := metricSum(b, app.Registry(), "wol_vm_started_total", map[string]string{"path": "subresource"}); got != float64(n) {
+	if got := metrictest.Value(app.Registry(), "wol_vm_started_total", "path", "subresource"); got != float64(n) {
 		b.Fatalf("the listener reports %v VMs started through the subresource, want %d", got, n)
 	}
 	var instances []time.Duration

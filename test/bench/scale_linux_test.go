@@ -38,6 +38,7 @@ import (
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/metrictest"
 )
 
 const (
@@ -228,30 +229,16 @@ func runListener(b *testing.B, bin, kubeconfig string, vms int) listenerRun {
 		fail("%v", err)
 	}
 	r.rss, r.peak, r.anon, r.file = rss/1024, peak/1024, anon/1024, file/1024
-	heap, ok := metricValue(metrics, "go_memstats_heap_inuse_bytes")
-	if !ok {
+	heap := metrictest.TextValue(metrics, "go_memstats_heap_inuse_bytes")
+	if heap == 0 {
 		fail("no go_memstats_heap_inuse_bytes in /metrics")
 	}
 	r.heap = heap / (1 << 20)
-	if managed, ok := metricValue(metrics, "wol_managed_vms"); !ok || managed != float64(vms) {
+	if managed := metrictest.TextValue(metrics, "wol_managed_vms"); managed != float64(vms) {
 		fail("the listener's index holds %v VMs, want %d", managed, vms)
 	}
 	stop()
 	return r
-}
-
-// metricValue returns the first sample of name in a text exposition.
-func metricValue(body, name string) (float64, bool) {
-	for _, line := range strings.Split(body, "\n") {
-		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
-			continue
-		}
-		var v float64
-		if _, err := fmt.Sscan(line[strings.LastIndex(line, " ")+1:], &v); err == nil {
-			return v, true
-		}
-	}
-	return 0, false
 }
 
 func tail(s string, lines int) string {

@@ -26,7 +26,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -47,6 +46,7 @@ import (
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kwokcluster"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/metrictest"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
@@ -182,21 +182,6 @@ func scrape(host *netlab.Host, path, token string) (int, string, error) {
 	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body), err
-}
-
-// metricSum sums the samples of one metric family in a text exposition.
-func metricSum(body, name string) float64 {
-	var sum float64
-	for _, line := range strings.Split(body, "\n") {
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		var v float64
-		if _, err := fmt.Sscan(line[strings.LastIndex(line, " ")+1:], &v); err == nil {
-			sum += v
-		}
-	}
-	return sum
 }
 
 func saToken(ctx context.Context, ns, name string) string {
@@ -389,8 +374,8 @@ var _ = Describe("kubevirt-wol on a kwok cluster", Ordered, func() {
 				g.Expect(code).To(Equal(http.StatusOK))
 				g.Expect(body).To(ContainSubstring(`wol_packets_total{protocol="udp4",result="accepted"}`))
 				g.Expect(body).To(ContainSubstring(`wol_managed_vms 1`))
-				started += metricSum(body, "wol_vm_started_total")
-				lookups += metricSum(body, "wol_wake_lookups_total")
+				started += metrictest.TextValue(body, "wol_vm_started_total")
+				lookups += metrictest.TextValue(body, "wol_wake_lookups_total")
 			}
 		}, timeout, interval).Should(Succeed())
 		// alpha, manual, bravo, barrier, labelled: five starts in all, each by

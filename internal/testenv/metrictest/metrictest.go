@@ -88,3 +88,33 @@ func has(m *dto.Metric, labels []string) bool {
 	}
 	return true
 }
+
+// Dump renders every series of the families in g whose name starts with
+// prefix, one per line, for failure messages.
+func Dump(g prometheus.Gatherer, prefix string) string {
+	families, err := g.Gather()
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, f := range families {
+		if !strings.HasPrefix(f.GetName(), prefix) {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			fmt.Fprintf(&b, "%s%s %v\n", f.GetName(), labelString(m), m.GetCounter().GetValue()+m.GetGauge().GetValue()+m.GetUntyped().GetValue())
+		}
+	}
+	return b.String()
+}
+
+func labelString(m *dto.Metric) string {
+	if len(m.GetLabel()) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(m.GetLabel()))
+	for _, l := range m.GetLabel() {
+		parts = append(parts, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
