@@ -33,7 +33,7 @@ import (
 // origin names protocol, port, source, destination and interface.
 func TestUDPWakeonlanEveryPort(t *testing.T) {
 	t.Parallel()
-	netlab.RequireTools(t, "wakeonlan")
+	netlab.Require(t, "this test", "wakeonlan")
 	n := newTestNet(t)
 	ports := []uint16{9, 7, 40009}
 	r := n.start(t, Config{Ports: ports})
@@ -92,7 +92,7 @@ func TestUDPIPv6(t *testing.T) {
 // the kernel filter even though a veth would deliver it.
 func TestRawEtherwake(t *testing.T) {
 	t.Parallel()
-	netlab.RequireTools(t, "etherwake")
+	netlab.Require(t, "this test", "etherwake")
 	n := newTestNet(t)
 	r := n.start(t, Config{Raw: true, Interfaces: []string{listenIf}})
 
@@ -132,7 +132,7 @@ func TestRawEtherwake(t *testing.T) {
 // listener stops.
 func TestRawPromiscuous(t *testing.T) {
 	t.Parallel()
-	netlab.RequireTools(t, "etherwake")
+	netlab.Require(t, "this test", "etherwake")
 	n := newTestNet(t)
 	r := n.start(t, Config{Raw: true, Interfaces: []string{listenIf}, Promiscuous: true})
 	if got := n.promiscuity(t); got != "1" {
@@ -157,8 +157,7 @@ func TestRawPromiscuous(t *testing.T) {
 // over UDP and raw within the window is a single wake.
 func TestRawAllInterfacesAndUDP(t *testing.T) {
 	t.Parallel()
-	netlab.RequireTools(t, "etherwake")
-	netlab.RequireTools(t, "wakeonlan")
+	netlab.Require(t, "this test", "etherwake", "wakeonlan")
 	n := newTestNet(t)
 	r := n.start(t, Config{Ports: []uint16{9}, Raw: true, DedupeWindow: time.Hour})
 
@@ -183,7 +182,7 @@ func TestRawAllInterfacesAndUDP(t *testing.T) {
 // branch) all yield the VLAN of the outermost tag.
 func TestRawVLAN(t *testing.T) {
 	t.Parallel()
-	netlab.RequireTools(t, "etherwake")
+	netlab.Require(t, "this test", "etherwake")
 	n := newTestNet(t)
 	r := n.start(t, Config{Raw: true, Interfaces: []string{listenIf}})
 
@@ -413,7 +412,7 @@ func dropThreadCaps(caps ...int) error {
 // configuration changes, after stop ErrStopped is returned.
 func TestReconfigure(t *testing.T) {
 	t.Parallel()
-	netlab.RequireTools(t, "wakeonlan")
+	netlab.Require(t, "this test", "wakeonlan")
 	n := newTestNet(t)
 	r := n.start(t, Config{Ports: []uint16{9}, IPv6: IPv6Disabled})
 
@@ -515,7 +514,7 @@ func TestInterfaceFilterUDP(t *testing.T) {
 // and the goroutine count returns to its baseline. Not parallel: it counts
 // the process's goroutines.
 func TestStopNoLeak(t *testing.T) {
-	netlab.RequireTools(t, "etherwake")
+	netlab.Require(t, "this test", "etherwake")
 	n := newTestNet(t)
 	baseline := runtime.NumGoroutine()
 

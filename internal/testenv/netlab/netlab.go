@@ -81,31 +81,38 @@ type LAN struct {
 	order  []string
 }
 
-// Problem reports why the LAN cannot be built here (not root, no iproute2),
-// or "" if it can.
-func Problem() string {
+// Problem reports why the LAN cannot be built here, or a command of tools
+// (Debian's WoL senders, say) run: not root, no iproute2, a tool not
+// installed. It returns "" if nothing is missing.
+func Problem(tools ...string) string {
 	if os.Geteuid() != 0 {
 		return "needs root to create network namespaces and veth pairs"
 	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		return "needs iproute2's ip command"
+	for _, name := range append([]string{"ip"}, tools...) {
+		if _, err := exec.LookPath(name); err != nil {
+			pkg := name
+			if name == "ip" {
+				pkg = "iproute2"
+			}
+			return fmt.Sprintf("needs %s, not found in PATH (Debian package %s; .ci/run installs it)", name, pkg)
+		}
 	}
 	return ""
 }
 
-// Unavailable says whether a test that needs root can run here. It returns
-// "" when it can; otherwise the message to stop it with, and whether to
-// skip it (SKIP_PRIVILEGED=1 outside CI) rather than fail. In CI, and by
-// default elsewhere, it fails: a run that silently skips what matters is
-// not a passing run.
-func Unavailable(what string) (msg string, skip bool) {
-	p := Problem()
+// Unavailable says whether a test that needs root (and tools) can run here.
+// It returns "" when it can; otherwise the message to stop it with, and
+// whether to skip it (SKIP_PRIVILEGED=1 outside CI) rather than fail. In
+// CI, and by default elsewhere, it fails: a run that silently skips what
+// matters is not a passing run.
+func Unavailable(what string, tools ...string) (msg string, skip bool) {
+	p := Problem(tools...)
 	if p == "" {
 		return "", false
 	}
 	switch {
 	case os.Getenv("CI") != "":
-		return fmt.Sprintf("%s %s; CI must run it as root", what, p), false
+		return fmt.Sprintf("%s %s; CI must run it", what, p), false
 	case os.Getenv("SKIP_PRIVILEGED") != "":
 		return fmt.Sprintf("SKIPPED (SKIP_PRIVILEGED is set): %s %s", what, p), true
 	}
@@ -114,29 +121,13 @@ func Unavailable(what string) (msg string, skip bool) {
 
 // Require stops t when Unavailable says so: it fails it, or skips it with
 // SKIP_PRIVILEGED=1.
-func Require(t testing.TB, what string) {
+func Require(t testing.TB, what string, tools ...string) {
 	t.Helper()
-	if msg, skip := Unavailable(what); msg != "" {
+	if msg, skip := Unavailable(what, tools...); msg != "" {
 		if skip {
 			t.Skip(msg)
 		}
 		t.Fatal(msg)
-	}
-}
-
-// RequireTools stops t when one of the commands (Debian's senders, say) is
-// not installed: it fails it (.ci/run installs them), or skips it with
-// SKIP_PRIVILEGED=1.
-func RequireTools(t testing.TB, names ...string) {
-	t.Helper()
-	for _, name := range names {
-		if _, err := exec.LookPath(name); err != nil {
-			msg := fmt.Sprintf("%s not found in PATH (Debian package %s; .ci/run installs it)", name, name)
-			if os.Getenv("CI") == "" && os.Getenv("SKIP_PRIVILEGED") != "" {
-				t.Skip("SKIPPED: " + msg)
-			}
-			t.Fatal(msg)
-		}
 	}
 }
 
