@@ -44,10 +44,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	kubevirtv1 "kubevirt.io/api/core/v1"
@@ -59,15 +56,14 @@ import (
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kwokcluster"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
-	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/stack"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
 const (
 	clusterName = "wol-demo"
-	operatorNS  = "kubevirt-wol-system"
-	operatorSA  = "kubevirt-wol-controller-manager"
+	operatorNS  = stack.OperatorNamespace
 	fieldOwner  = "kubevirt-wol-demo"
 	demoMAC     = "52:54:00:12:34:56"
 	unprivPort  = 40009
@@ -130,8 +126,20 @@ func up() error {
 		return err
 	}
 	st := &state{Workdir: filepath.Join(demoDir, "kwok")}
-	// Recorded before the cluster exists, so an interrupted start is cleaned up too.
-	st.Kubeconfig = filepath.Join(st.Workdir, clusterName+".kubeconfig")
+	stk, err := stack.New(stack.Options{
+		Dir: demoDir, Name: clusterName, Nodes: 2, FieldOwner: fieldOwner, Detached: true,
+		// Every process is recorded as soon as it runs, for demo-down.
+		Started: func(pid int) error {
+			st.PIDs = append(st.PIDs, pid)
+			return saveState(st)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	// Recorded before the cluster exists, so an interrupted start is
+	// cleaned up too.
+	st.Kubeconfig = stk.Kubeconfig()
 	if err := saveState(st); err != nil {
 		return err
 	}
@@ -150,84 +158,40 @@ func up() error {
 	privileged := netlab.Problem() == ""
 	start := time.Now()
 
-	if err := os.MkdirAll(filepath.Join(demoDir, "kubevirt"), 0o755); err != nil {
-		return err
-	}
-	kv, err := kubevirtcp.New(filepath.Join(demoDir, "kubevirt"), kubevirtcp.Options{Detached: true})
-	if err != nil {
-		return err
-	}
-
 	step(1, "Starting a local cluster (kwok, binary runtime)")
-	note("real etcd, kube-apiserver, kube-controller-manager and kube-scheduler from bin/; nodes and pods are SIMULATED by kwok (no container runs)")
-	cluster, err := kwokcluster.Create(ctx, bin, st.Workdir, clusterName,
-		kwokcluster.Options{Nodes: 2, KubeVirtNodes: true, APIServerArgs: kv.APIServerArgs()})
-	if err != nil {
+	note("real etcd, kube-apiserver, kube-controller-manager and kube-scheduler from bin/; " +
+		"nodes and pods are SIMULATED by kwok (no container runs)")
+	if err := stk.StartCluster(ctx); err != nil {
 		return err
 	}
-	admin, err := cluster.RestConfig()
-	if err != nil {
-		return err
-	}
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = kubevirtv1.AddToScheme(scheme)
-	_ = wolv1beta1.AddToScheme(scheme)
-	c, err := client.New(admin, client.Options{Scheme: scheme})
-	if err != nil {
-		return err
-	}
+	c, admin := stk.Client, stk.Admin
 	note("cluster up in %s; 2 simulated nodes", time.Since(start).Round(time.Second))
 
 	step(2, "Installing real KubeVirt %s: virt-api and virt-controller", kubevirtcp.Version())
-	note("as virt-operator installs it (KubeVirt's own CRDs, RBAC, APIServices and admission webhooks); both run as local processes, each as its ServiceAccount")
+	note("as virt-operator installs it (KubeVirt's own CRDs, RBAC, APIServices and admission webhooks); " +
+		"both run as local processes, each as its ServiceAccount")
 	kvStart := time.Now()
-	err = kv.Start(ctx, admin)
-	if api, ctrl := kv.Processes(); api != nil && ctrl != nil {
-		st.PIDs = append(st.PIDs, api.Cmd.Process.Pid, ctrl.Cmd.Process.Pid)
-		if serr := saveState(st); serr != nil {
-			return serr
-		}
-	}
-	if err != nil {
+	if err := stk.StartKubeVirt(ctx); err != nil {
 		return err
 	}
-	note("KubeVirt ready in %s: the start subresource is served through kube-apiserver", time.Since(kvStart).Round(time.Second))
-	note("there is NO virt-handler (it needs a real node with KVM): a started VM gets its VirtualMachineInstance and virt-launcher pod, scheduled on a simulated node, and stops at phase Scheduled")
+	note("KubeVirt ready in %s: the start subresource is served through kube-apiserver",
+		time.Since(kvStart).Round(time.Second))
+	note("there is NO virt-handler (it needs a real node with KVM): a started VM gets its " +
+		"VirtualMachineInstance and virt-launcher pod, scheduled on a simulated node, and stops at phase Scheduled")
 
 	step(3, "Installing the operator (kustomize build config/default)")
-	install, err := exec.Command(filepath.Join(bin, "kustomize"), "build", filepath.Join(root, "config", "default")).Output()
-	if err != nil {
-		return fmt.Errorf("kustomize build config/default: %w", err)
-	}
-	if err := kwokcluster.Apply(ctx, admin, install, fieldOwner); err != nil {
+	if err := stk.Install(ctx); err != nil {
 		return err
 	}
 
 	step(4, "Running the operator as a local process, with its pod's arguments and ServiceAccount")
-	opPod, err := waitPod(ctx, c, operatorNS, "control-plane=controller-manager", 1)
-	if err != nil {
+	if err := stk.StartOperator(ctx); err != nil {
 		return err
 	}
-	kc := filepath.Join(demoDir, "operator.kubeconfig")
-	if err := cluster.ServiceAccountKubeconfig(ctx, operatorNS, operatorSA, kc); err != nil {
-		return err
-	}
-	binary, args, env, err := kwokcluster.CommandFor(bin, &opPod[0], "manager",
-		"--kubeconfig="+kc, "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	op, err := proc.Start(binary, args, env, filepath.Join(demoDir, "operator.log"), true)
-	if err != nil {
-		return err
-	}
-	st.PIDs = append(st.PIDs, op.Cmd.Process.Pid)
-	if err := saveState(st); err != nil {
-		return err
-	}
+	op := stk.Operator
 	note("%s", op)
-	note("(only the probe and metrics addresses moved to free loopback ports: the process shares this machine's network)")
+	note("(only the probe and metrics addresses moved to free loopback ports: " +
+		"the process shares this machine's network)")
 
 	step(5, "Creating sample VirtualMachines")
 	for _, ns := range []string{"production"} {
@@ -271,8 +235,13 @@ func up() error {
 		if err := saveState(st); err != nil {
 			return err
 		}
-		note("running as root: the listener's node is network namespace %s (%s), the sender is %s (%s), joined by a bridge",
-			lan.Host("node0").NS, lan.Host("node0").IP, lan.Host("sender").NS, lan.Host("sender").IP)
+		note(
+			"running as root: the listener's node is network namespace %s (%s), the sender is %s (%s), joined by a bridge",
+			lan.Host("node0").NS,
+			lan.Host("node0").IP,
+			lan.Host("sender").NS,
+			lan.Host("sender").IP,
+		)
 	} else {
 		port = unprivPort
 		wc.Spec.WolPorts = []int32{unprivPort}
@@ -281,7 +250,12 @@ func up() error {
 	if err := c.Create(ctx, wc); err != nil {
 		return err
 	}
-	note("discoveryMode=%s namespaceSelectors=%v wolPorts=%v", wc.Spec.DiscoveryMode, wc.Spec.NamespaceSelectors, wc.Spec.WolPorts)
+	note(
+		"discoveryMode=%s namespaceSelectors=%v wolPorts=%v",
+		wc.Spec.DiscoveryMode,
+		wc.Spec.NamespaceSelectors,
+		wc.Spec.WolPorts,
+	)
 
 	step(7, "Waiting for the operator's listener Deployment to be scheduled and Available")
 	deployName := "wol-listener-" + wc.Name
@@ -294,31 +268,25 @@ func up() error {
 	}); err != nil {
 		return fmt.Errorf("listener Deployment: %w (see %s)", err, op.Log)
 	}
-	pods, err := waitPod(ctx, c, operatorNS, "app.kubernetes.io/instance="+wc.Name, 1)
+	pods, err := stk.WaitPods(ctx, operatorNS, "app.kubernetes.io/instance="+wc.Name, 1, 2*time.Minute)
 	if err != nil {
 		return err
 	}
-	note("Deployment %s/%s is Available: pod %s scheduled on %s (simulated)", operatorNS, deployName, pods[0].Name, pods[0].Spec.NodeName)
+	note(
+		"Deployment %s/%s is Available: pod %s scheduled on %s (simulated)",
+		operatorNS,
+		deployName,
+		pods[0].Name,
+		pods[0].Spec.NodeName,
+	)
 
 	step(8, "Running the listener as a local process, with that pod's arguments and ServiceAccount")
-	lkc := filepath.Join(demoDir, "listener.kubeconfig")
-	if err := cluster.ServiceAccountKubeconfig(ctx, operatorNS, deployName, lkc); err != nil {
-		return err
-	}
-	extra := []string{"--kubeconfig=" + lkc}
+	var extra []string
 	if lan != nil {
 		extra = append(extra, "--netns="+lan.Host("node0").Path())
 	}
-	binary, args, env, err = kwokcluster.CommandFor(bin, &pods[0], "listener", extra...)
+	lst, err := stk.StartListener(ctx, &pods[0], "listener.log", extra...)
 	if err != nil {
-		return err
-	}
-	lst, err := proc.Start(binary, args, env, filepath.Join(demoDir, "listener.log"), true)
-	if err != nil {
-		return err
-	}
-	st.PIDs = append(st.PIDs, lst.Cmd.Process.Pid)
-	if err := saveState(st); err != nil {
 		return err
 	}
 	note("%s", lst)
@@ -329,8 +297,10 @@ func up() error {
 		dial = lan.Host("sender").DialContext
 	}
 	httpc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext:     dial,
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the listener's certificate is self-signed
+		DialContext: dial,
+		TLSClientConfig: &tls.Config{
+			InsecureSkipVerify: true,
+		}, //nolint:gosec // the listener's certificate is self-signed
 	}}
 	base := "https://" + net.JoinHostPort(metricsHost, fmt.Sprint(wolv1beta1.DefaultMetricsPort))
 	if err := waitFor(ctx, time.Minute, func() (bool, error) {
@@ -348,7 +318,12 @@ func up() error {
 		return fmt.Errorf("WolConfig not Ready: %w", err)
 	}
 	note("listener ready (sockets bound, VM index synced)")
-	note("WolConfig %s: Ready=True managedVMs=%d notWakeable=%v", wc.Name, wc.Status.ManagedVMs, wc.Status.NotWakeableVMs)
+	note(
+		"WolConfig %s: Ready=True managedVMs=%d notWakeable=%v",
+		wc.Name,
+		wc.Status.ManagedVMs,
+		wc.Status.NotWakeableVMs,
+	)
 
 	step(9, "Sending a real magic packet for %s (default/fedora-desktop)", demoMAC)
 	before := runStrategyOf(ctx, c, "default", "fedora-desktop")
@@ -371,7 +346,9 @@ func up() error {
 			note("listener log: %s", strings.TrimSpace(line))
 		}
 	}
-	note("the listener called KubeVirt's start subresource (PUT /apis/subresources.kubevirt.io/v1/namespaces/default/virtualmachines/fedora-desktop/start), as `virtctl start` does;")
+	note(
+		"the listener called KubeVirt's start subresource (PUT /apis/subresources.kubevirt.io/v1/namespaces/default/virtualmachines/fedora-desktop/start), as `virtctl start` does;",
+	)
 	note("real virt-api set VM default/fedora-desktop's runStrategy %s -> %s", before, after)
 	vmi := &kubevirtv1.VirtualMachineInstance{}
 	if err := waitFor(ctx, 30*time.Second, func() (bool, error) {
@@ -380,21 +357,33 @@ func up() error {
 		}
 		return vmi.Status.Phase == kubevirtv1.Scheduled, nil
 	}); err != nil {
-		return fmt.Errorf("no VirtualMachineInstance reached Scheduled: %w (see %s)", err, filepath.Join(demoDir, "kubevirt"))
+		return fmt.Errorf(
+			"no VirtualMachineInstance reached Scheduled: %w (see %s)",
+			err,
+			filepath.Join(demoDir, "kubevirt"),
+		)
 	}
 	vm := &kubevirtv1.VirtualMachine{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "fedora-desktop"}, vm); err != nil {
 		return err
 	}
-	note("real virt-controller created VirtualMachineInstance default/fedora-desktop: phase %s on node %s; the VM's status is %q",
-		vmi.Status.Phase, vmi.Status.NodeName, vm.Status.PrintableStatus)
+	note(
+		"real virt-controller created VirtualMachineInstance default/fedora-desktop: phase %s on node %s; the VM's status is %q",
+		vmi.Status.Phase,
+		vmi.Status.NodeName,
+		vm.Status.PrintableStatus,
+	)
 	launchers := &corev1.PodList{}
 	if err := c.List(ctx, launchers, client.InNamespace("default"), client.MatchingLabels{kubevirtv1.CreatedByLabel: string(vmi.UID)}); err != nil {
 		return err
 	}
 	for _, p := range launchers.Items {
-		note("its virt-launcher pod %s: %s on %s (SIMULATED by kwok; no virt-handler, so the instance stays Scheduled and no guest boots)",
-			p.Name, p.Status.Phase, p.Spec.NodeName)
+		note(
+			"its virt-launcher pod %s: %s on %s (SIMULATED by kwok; no virt-handler, so the instance stays Scheduled and no guest boots)",
+			p.Name,
+			p.Status.Phase,
+			p.Spec.NodeName,
+		)
 	}
 	events := &corev1.EventList{}
 	if err := c.List(ctx, events, client.InNamespace("default")); err != nil {
@@ -426,12 +415,20 @@ func up() error {
 	}
 
 	step(11, "The demo keeps running (took %s). Try more:", time.Since(start).Round(time.Second))
-	fmt.Printf("    export KUBECONFIG=%s PATH=%s:$PATH\n", cluster.Kubeconfig, bin)
+	fmt.Printf("    export KUBECONFIG=%s PATH=%s:$PATH\n", stk.Cluster.Kubeconfig, bin)
 	fmt.Println("    kubectl get wolconfig,vm,vmi -A")
 	fmt.Println("    kubectl get wolconfig wol-config -o yaml      # status: conditions, managedVMs, notWakeableVMs")
 	if lan != nil {
-		fmt.Printf("    sudo ip netns exec %s wakeonlan -i %s 52:54:00:ab:cd:01   # wakes production/db-replica\n", lan.Host("sender").NS, netlab.Broadcast)
-		fmt.Printf("    sudo ip netns exec %s etherwake -i %s -b 52:54:00:12:34:57   # raw frame: enable spec.rawEthernet first\n", lan.Host("sender").NS, netlab.Iface)
+		fmt.Printf(
+			"    sudo ip netns exec %s wakeonlan -i %s 52:54:00:ab:cd:01   # wakes production/db-replica\n",
+			lan.Host("sender").NS,
+			netlab.Broadcast,
+		)
+		fmt.Printf(
+			"    sudo ip netns exec %s etherwake -i %s -b 52:54:00:12:34:57   # raw frame: enable spec.rawEthernet first\n",
+			lan.Host("sender").NS,
+			netlab.Iface,
+		)
 	} else {
 		fmt.Printf("    wakeonlan -i 127.0.0.1 -p %d 52:54:00:ab:cd:01   # wakes production/db-replica\n", unprivPort)
 	}
@@ -465,7 +462,13 @@ func sendMagic(lan *netlab.LAN, port int, mac string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("%w (apt-get install wakeonlan)", err)
 		}
-		return fmt.Sprintf("ip netns exec %s wakeonlan -i %s %s   # %s", lan.Host("sender").NS, netlab.Broadcast, mac, strings.TrimSpace(out)), nil
+		return fmt.Sprintf(
+			"ip netns exec %s wakeonlan -i %s %s   # %s",
+			lan.Host("sender").NS,
+			netlab.Broadcast,
+			mac,
+			strings.TrimSpace(out),
+		), nil
 	}
 	if path, err := exec.LookPath("wakeonlan"); err == nil {
 		out, err := exec.Command(path, "-i", "127.0.0.1", "-p", fmt.Sprint(port), mac).CombinedOutput()
@@ -483,7 +486,10 @@ func sendMagic(lan *netlab.LAN, port int, mac string) (string, error) {
 	if _, err := conn.Write(wol.AppendMagic(nil, m, nil)); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("(wakeonlan is not installed: sent the same 102-byte magic packet from Go to 127.0.0.1:%d)", port), nil
+	return fmt.Sprintf(
+		"(wakeonlan is not installed: sent the same 102-byte magic packet from Go to 127.0.0.1:%d)",
+		port,
+	), nil
 }
 
 // metricsToken returns a token for a ServiceAccount bound to the operator's
@@ -528,28 +534,6 @@ func get(c *http.Client, url, token string) (int, string, error) {
 	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body), err
-}
-
-func waitPod(ctx context.Context, c client.Client, ns, selector string, n int) ([]corev1.Pod, error) {
-	sel, err := labels.Parse(selector)
-	if err != nil {
-		return nil, err
-	}
-	var pods []corev1.Pod
-	err = waitFor(ctx, 2*time.Minute, func() (bool, error) {
-		list := &corev1.PodList{}
-		if err := c.List(ctx, list, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: sel}); err != nil {
-			return false, err
-		}
-		pods = pods[:0]
-		for _, p := range list.Items {
-			if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
-				pods = append(pods, p)
-			}
-		}
-		return len(pods) >= n, nil
-	})
-	return pods, err
 }
 
 // stopProcesses sends SIGTERM to each process, waits up to 10 s for all of

@@ -25,7 +25,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -37,7 +36,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
@@ -45,7 +43,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
-	"github.com/gpillon/kubevirt-wol/internal/testenv/kwokcluster"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/metrictest"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
@@ -75,8 +72,6 @@ func stopListeners() {
 	}
 	listeners = nil
 }
-
-func labelsSelector(s string) (labels.Selector, error) { return labels.Parse(s) }
 
 func vm(ns, name, mac string, lbls map[string]string, strategy kubevirtv1.VirtualMachineRunStrategy) *kubevirtv1.VirtualMachine {
 	return vmfixture.New(ns, name, vmfixture.RunStrategy(strategy), vmfixture.MACs(mac), vmfixture.Labels(lbls))
@@ -237,17 +232,12 @@ var _ = Describe("kubevirt-wol on a kwok cluster", Ordered, func() {
 	It("starts a listener process for each scheduled pod, with the pod's arguments", func(ctx SpecContext) {
 		pods := runningPods(ctx, operatorNS, "app.kubernetes.io/instance="+wcName)
 		Expect(pods).To(HaveLen(2))
-		kc := filepath.Join(workdir, "listener.kubeconfig")
-		Expect(cluster.ServiceAccountKubeconfig(ctx, operatorNS, "wol-listener-"+wcName, kc)).To(Succeed())
 		for i := range pods {
 			host := lan.Host(fmt.Sprintf("node%d", i))
-			binary, args, env, err := kwokcluster.CommandFor(bin, &pods[i], "listener",
-				"--kubeconfig="+kc, "--netns="+host.Path(), "--zap-devel")
+			proc, err := stk.StartListener(ctx, &pods[i], fmt.Sprintf("listener-%d.log", i), "--netns="+host.Path(), "--zap-devel")
 			Expect(err).NotTo(HaveOccurred())
-			Expect(args).To(ContainElement("--wolconfig=" + wcName))
-			Expect(env).To(ContainElement("NODE_NAME=" + pods[i].Spec.NodeName))
-			proc, err := proc.Start(binary, args, env, filepath.Join(workdir, fmt.Sprintf("listener-%d.log", i)), false)
-			Expect(err).NotTo(HaveOccurred())
+			Expect(proc.Args).To(ContainElement("--wolconfig=" + wcName))
+			Expect(proc.Cmd.Env).To(ContainElement("NODE_NAME=" + pods[i].Spec.NodeName))
 			listeners = append(listeners, listener{node: pods[i].Spec.NodeName, host: host, proc: proc})
 		}
 		for _, l := range listeners {

@@ -1,0 +1,272 @@
+/*
+Copyright 2026 The kubevirt-wol Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package stack installs kubevirt-wol as a user does — `kustomize build
+// config/default` applied to a cluster — on a local kwok cluster with real
+// KubeVirt (virt-api and virt-controller), and runs the operator and the
+// listeners as local processes with the arguments, environment and
+// ServiceAccount of the pods the cluster scheduled for them (kwok simulates
+// nodes; no container runs). `make demo` (hack/demo) and the e2e suite
+// (test/e2e) are built on it.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
+	"github.com/gpillon/kubevirt-wol/internal/testenv"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/kwokcluster"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
+)
+
+const (
+	// OperatorNamespace is where config/default installs the operator.
+	OperatorNamespace = "kubevirt-wol-system"
+	// OperatorServiceAccount is the operator's ServiceAccount there.
+	OperatorServiceAccount = "kubevirt-wol-controller-manager"
+	// OperatorSelector selects the operator's pod.
+	OperatorSelector = "control-plane=controller-manager"
+)
+
+// Options shape a Stack.
+type Options struct {
+	// Dir holds the cluster's state, the kubeconfigs and the processes'
+	// logs.
+	Dir string
+	// Name is the kwok cluster's name.
+	Name string
+	// Nodes is the number of simulated nodes KubeVirt can schedule on.
+	Nodes int
+	// FieldOwner is the field manager the installation is applied with.
+	FieldOwner string
+	// Detached processes outlive this one (the demo leaves them running
+	// until `make demo-down`).
+	Detached bool
+	// Started, if set, is told the PID of every process the stack starts,
+	// as soon as it runs (the demo records them to stop them later).
+	Started func(pid int) error
+}
+
+// Stack is the product installed on a local cluster.
+type Stack struct {
+	opts Options
+	bin  string
+	// Cluster is the kwok cluster.
+	Cluster *kwokcluster.Cluster
+	// KubeVirt is KubeVirt's control plane.
+	KubeVirt *kubevirtcp.ControlPlane
+	// Admin is the cluster's admin configuration.
+	Admin *rest.Config
+	// Client is an admin client knowing the core, KubeVirt and WolConfig
+	// types.
+	Client client.Client
+	// Operator is the operator's process, once StartOperator has run.
+	Operator *proc.Process
+}
+
+// New prepares a stack; nothing runs until StartCluster.
+func New(opts Options) (*Stack, error) {
+	if opts.Dir == "" || opts.Name == "" || opts.FieldOwner == "" {
+		return nil, errors.New("stack: Dir, Name and FieldOwner are required")
+	}
+	if err := os.MkdirAll(filepath.Join(opts.Dir, "kubevirt"), 0o755); err != nil {
+		return nil, err
+	}
+	kv, err := kubevirtcp.New(filepath.Join(opts.Dir, "kubevirt"), kubevirtcp.Options{Detached: opts.Detached})
+	if err != nil {
+		return nil, err
+	}
+	return &Stack{opts: opts, bin: testenv.BinDir(), KubeVirt: kv}, nil
+}
+
+// Kubeconfig is where StartCluster writes the admin kubeconfig (known
+// before the cluster exists, so that an interrupted start can be cleaned
+// up).
+func (s *Stack) Kubeconfig() string {
+	return filepath.Join(s.opts.Dir, "kwok", s.opts.Name+".kubeconfig")
+}
+
+// Up runs every step: StartCluster, StartKubeVirt, Install and
+// StartOperator (with operatorArgs).
+func (s *Stack) Up(ctx context.Context, operatorArgs ...string) error {
+	for _, step := range []func(context.Context) error{s.StartCluster, s.StartKubeVirt, s.Install} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return s.StartOperator(ctx, operatorArgs...)
+}
+
+// StartCluster creates the kwok cluster, its nodes labelled as KubeVirt
+// labels schedulable nodes, and kube-apiserver configured for KubeVirt's
+// aggregated API.
+func (s *Stack) StartCluster(ctx context.Context) error {
+	cluster, err := kwokcluster.Create(ctx, s.bin, filepath.Join(s.opts.Dir, "kwok"), s.opts.Name,
+		kwokcluster.Options{Nodes: s.opts.Nodes, KubeVirtNodes: true, APIServerArgs: s.KubeVirt.APIServerArgs()})
+	if err != nil {
+		return err
+	}
+	s.Cluster = cluster
+	if s.Admin, err = cluster.RestConfig(); err != nil {
+		return err
+	}
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		clientgoscheme.AddToScheme, kubevirtv1.AddToScheme, wolv1beta1.AddToScheme,
+	} {
+		if err := add(scheme); err != nil {
+			return err
+		}
+	}
+	s.Client, err = client.New(s.Admin, client.Options{Scheme: scheme})
+	return err
+}
+
+// StartKubeVirt installs KubeVirt and runs virt-api and virt-controller.
+func (s *Stack) StartKubeVirt(ctx context.Context) error {
+	err := s.KubeVirt.Start(ctx, s.Admin)
+	if api, ctrl := s.KubeVirt.Processes(); api != nil && ctrl != nil {
+		if serr := s.started(api, ctrl); serr != nil && err == nil {
+			err = serr
+		}
+	}
+	return err
+}
+
+// Install applies `kustomize build config/default`, as `make deploy` does.
+func (s *Stack) Install(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, filepath.Join(s.bin, "kustomize"), "build",
+		filepath.Join(testenv.RepoRoot(), "config", "default")).Output()
+	if err != nil {
+		return fmt.Errorf("kustomize build config/default: %w", err)
+	}
+	return kwokcluster.Apply(ctx, s.Admin, out, s.opts.FieldOwner)
+}
+
+// StartOperator waits for the operator's pod and runs bin/manager with that
+// pod's arguments and environment, as its ServiceAccount. The process
+// shares this machine's network, so its probe and metrics addresses move
+// to free loopback ports; extra arguments are appended.
+func (s *Stack) StartOperator(ctx context.Context, extra ...string) error {
+	pods, err := s.WaitPods(ctx, OperatorNamespace, OperatorSelector, 1, 2*time.Minute)
+	if err != nil {
+		return fmt.Errorf("the operator's pod: %w", err)
+	}
+	args := append([]string{"--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0"}, extra...)
+	s.Operator, err = s.run(ctx, &pods[0], "manager", "operator.log", args...)
+	return err
+}
+
+// StartListener runs bin/listener for pod, one of a listener Deployment's,
+// with its arguments and environment, as its ServiceAccount; its output
+// goes to logName in the stack's directory. extra arguments are appended
+// (--netns to put it on a node's network namespace, say). The caller stops
+// it.
+func (s *Stack) StartListener(ctx context.Context, pod *corev1.Pod, logName string, extra ...string) (*proc.Process, error) {
+	return s.run(ctx, pod, "listener", logName, extra...)
+}
+
+// run starts container's program of pod as pod's ServiceAccount.
+func (s *Stack) run(ctx context.Context, pod *corev1.Pod, container, logName string, extra ...string) (*proc.Process, error) {
+	sa := pod.Spec.ServiceAccountName
+	kc := filepath.Join(s.opts.Dir, pod.Namespace+"."+sa+".kubeconfig")
+	if err := s.Cluster.ServiceAccountKubeconfig(ctx, pod.Namespace, sa, kc); err != nil {
+		return nil, err
+	}
+	binary, args, env, err := kwokcluster.CommandFor(s.bin, pod, container, append([]string{"--kubeconfig=" + kc}, extra...)...)
+	if err != nil {
+		return nil, err
+	}
+	p, err := proc.Start(binary, args, env, filepath.Join(s.opts.Dir, logName), s.opts.Detached)
+	if err != nil {
+		return nil, err
+	}
+	return p, s.started(p)
+}
+
+func (s *Stack) started(ps ...*proc.Process) error {
+	if s.opts.Started == nil {
+		return nil
+	}
+	for _, p := range ps {
+		if err := s.opts.Started(p.Cmd.Process.Pid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Pods lists the Running pods of namespace matching selector that are not
+// being deleted.
+func (s *Stack) Pods(ctx context.Context, namespace, selector string) ([]corev1.Pod, error) {
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return nil, err
+	}
+	list := &corev1.PodList{}
+	if err := s.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return nil, err
+	}
+	var out []corev1.Pod
+	for _, p := range list.Items {
+		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// WaitPods waits up to timeout until Pods returns at least n pods.
+func (s *Stack) WaitPods(ctx context.Context, namespace, selector string, n int, timeout time.Duration) ([]corev1.Pod, error) {
+	var pods []corev1.Pod
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		var err error
+		pods, err = s.Pods(ctx, namespace, selector)
+		return len(pods) >= n, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%d Running pods %s in %s after %s: %w", len(pods), selector, namespace, timeout, err)
+	}
+	return pods, nil
+}
+
+// Stop stops the operator and KubeVirt and deletes the cluster.
+func (s *Stack) Stop() error {
+	if s.Operator != nil {
+		s.Operator.Stop()
+	}
+	s.KubeVirt.Stop()
+	if s.Cluster != nil {
+		return s.Cluster.Delete()
+	}
+	return nil
+}
