@@ -23,7 +23,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -32,6 +31,7 @@ import (
 
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
 )
 
 // TestControlPlane brings real virt-api and virt-controller up on envtest's
@@ -73,21 +73,7 @@ func TestControlPlane(t *testing.T) {
 	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vms"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	halted := kubevirtv1.RunStrategyHalted
-	guest := resource.MustParse("64Mi")
-	vm := &kubevirtv1.VirtualMachine{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "vms", Name: "smoke"},
-		Spec: kubevirtv1.VirtualMachineSpec{
-			RunStrategy: &halted,
-			Template: &kubevirtv1.VirtualMachineInstanceTemplateSpec{Spec: kubevirtv1.VirtualMachineInstanceSpec{
-				Domain: kubevirtv1.DomainSpec{Memory: &kubevirtv1.Memory{Guest: &guest}, Devices: kubevirtv1.Devices{Interfaces: []kubevirtv1.Interface{{
-					Name: "default", MacAddress: "52:54:00:00:00:01",
-					InterfaceBindingMethod: kubevirtv1.InterfaceBindingMethod{Masquerade: &kubevirtv1.InterfaceMasquerade{}},
-				}}}},
-				Networks: []kubevirtv1.Network{{Name: "default", NetworkSource: kubevirtv1.NetworkSource{Pod: &kubevirtv1.PodNetwork{}}}},
-			}},
-		},
-	}
+	vm := vmfixture.New("vms", "smoke", vmfixture.RunStrategy(kubevirtv1.RunStrategyHalted), vmfixture.MACs("52:54:00:00:00:01"))
 	if _, err := kv.KubevirtV1().VirtualMachines("vms").Create(ctx, vm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
