@@ -523,7 +523,3 @@ type WolConfigList struct {
 	// items are the WolConfig objects.
 	Items []WolConfig `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&WolConfig{}, &WolConfigList{})
-}

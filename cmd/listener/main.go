@@ -37,17 +37,19 @@ import (
 func main() {
 	var opts listenerapp.Options
 	flag.StringVar(&opts.WolConfig, "wolconfig", "", "Name of the WolConfig to serve (required).")
-	flag.StringVar(&opts.NodeName, "node-name", os.Getenv("NODE_NAME"), "Name of this node, for events (default: $NODE_NAME).")
+	flag.StringVar(&opts.NodeName, "node-name", os.Getenv("NODE_NAME"),
+		"Name of this node, for events (default: $NODE_NAME).")
 	flag.StringVar(&opts.Namespace, "namespace", os.Getenv("POD_NAMESPACE"),
-		"The operator's namespace, where the Secret "+wolv1beta1.SecureOnSecretName+" holds a WolConfig-wide SecureOn password "+
-			"(default: $POD_NAMESPACE).")
+		"The operator's namespace, where the Secret "+wolv1beta1.SecureOnSecretName+
+			" holds a WolConfig-wide SecureOn password (default: $POD_NAMESPACE).")
 	flag.StringVar(&opts.MetricsAddr, "metrics-bind-address", fmt.Sprintf(":%d", wolv1beta1.DefaultMetricsPort),
 		"Address of the HTTPS endpoint for /metrics (authenticated), /healthz and /readyz; 0 disables it.")
 	flag.BoolVar(&opts.InsecureMetrics, "insecure-metrics", false,
 		"Serve /metrics over plain HTTP without authentication. Only for development on a private machine.")
 	flag.StringVar(&opts.NetNS, "netns", "",
 		"Network namespace standing for the node's host network (e.g. /run/netns/node-1): packet sockets and the "+
-			"metrics endpoint open there, API traffic stays in the process's. For tests and demos that simulate nodes on one machine.")
+			"metrics endpoint open there, API traffic stays in the process's. "+
+			"For tests and demos that simulate nodes on one machine.")
 	zo := zap.Options{}
 	zo.BindFlags(flag.CommandLine)
 	flag.Parse()

@@ -35,7 +35,8 @@ func main() {
 	o := controller.OperatorOptions{}
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443", "The address the metrics endpoint binds to. "+
 		"Use :8443 for HTTPS or :8080 for HTTP, or 0 to disable the metrics endpoint.")
-	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "The address the health and readiness probes bind to.")
+	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081",
+		"The address the health and readiness probes bind to.")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", true,
 		"Elect a leader so that only one operator replica reconciles at a time.")
 	flag.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", 15*time.Second,

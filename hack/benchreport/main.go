@@ -57,12 +57,19 @@ type run struct {
 
 // runs are the benchmarks behind the table, cheapest first.
 var runs = []run{
-	{"parse", "./pkg/wol", "^BenchmarkParseVsReference$", []string{"-benchmem", "-count=6", "-benchtime=500ms", "-cpu=1"}},
+	{"parse", "./pkg/wol", "^BenchmarkParseVsReference$",
+		[]string{"-benchmem", "-count=6", "-benchtime=500ms", "-cpu=1"}},
 	{"index", "./pkg/vmindex", "^BenchmarkIndexEvent$", []string{"-benchmem", "-count=3", "-cpu=1"}},
-	{"flood", "./test/bench", "^BenchmarkFlood$", []string{"-benchtime=1x"}},
-	{"latency", "./test/bench", "^BenchmarkWakeLatency$", []string{"-benchtime=1x"}},
-	{"scale", "./test/bench", "^BenchmarkScale$", []string{"-benchtime=1x"}},
-	{"idle", "./test/bench", "^BenchmarkIdleCost$", []string{"-benchtime=1x"}},
+	macro("flood", "^BenchmarkFlood$"),
+	macro("latency", "^BenchmarkWakeLatency$"),
+	macro("scale", "^BenchmarkScale$"),
+	macro("idle", "^BenchmarkIdleCost$"),
+}
+
+// macro is a run of one of the macro benchmarks in ./test/bench, which run
+// once each (-benchtime=1x) and measure their baselines themselves.
+func macro(name, bench string) run {
+	return run{name, "./test/bench", bench, []string{"-benchtime=1x"}}
 }
 
 // results maps benchmark name (without the -GOMAXPROCS suffix) and unit to
@@ -183,12 +190,24 @@ func thousands(v float64) string {
 	return s
 }
 
+// yes is the cell of a figure that holds or a target that is met.
+const yes = "yes"
+
 func yesNo(v float64) string {
 	if v == 1 {
-		return "yes"
+		return yes
 	}
 	return "no"
 }
+
+// The groups of the table, in the order of the issue.
+const (
+	groupParse   = "1. Parse"
+	groupFlood   = "2. Flood"
+	groupLatency = "3. Wake latency"
+	groupScale   = "4. Scale"
+	groupIdle    = "5. Idle cost"
+)
 
 // figures is the table, in the order of the issue.
 func figures() []figure {
@@ -201,10 +220,10 @@ func figures() []figure {
 		wol := "BenchmarkParseVsReference/" + in.key + "/wol"
 		ref0 := "BenchmarkParseVsReference/" + in.key + "/reference"
 		fs = append(fs,
-			figure{group: "1. Parse", name: in.what + ": time", value: ref{wol, "ns/op"}, base: ref{ref0, "ns/op"}, baseName: "reference parser",
-				ratio: faster, format: nsFmt, target: "≥ 20× faster",
-				met: func(v, b float64) bool { return b/v >= 20 }},
-			figure{group: "1. Parse", name: in.what + ": allocations", value: ref{wol, "allocs/op"},
+			figure{group: groupParse, name: in.what + ": time", value: ref{wol, "ns/op"},
+				base: ref{ref0, "ns/op"}, baseName: "reference parser", ratio: faster, format: nsFmt,
+				target: "≥ 20× faster", met: func(v, b float64) bool { return b/v >= 20 }},
+			figure{group: groupParse, name: in.what + ": allocations", value: ref{wol, "allocs/op"},
 				base: ref{ref0, "allocs/op"}, baseName: "reference parser", format: countFmt, target: "0",
 				met: func(v, _ float64) bool { return v == 0 }},
 		)
@@ -213,52 +232,70 @@ func figures() []figure {
 	const lat = "BenchmarkWakeLatency"
 	scale := func(n int) string { return fmt.Sprintf("BenchmarkScale/vms=%d", n) }
 	const idle = "BenchmarkIdleCost"
+	// The listener's memory, in MiB, and the baseline of its figures.
+	const (
+		rss   = "rss-MiB"
+		heap  = "heap-MiB"
+		noVMs = "0 VMs"
+	)
 	mib := unitFmt("MiB", 1)
 	sec := unitFmt("s", 2)
 	fs = append(fs,
-		figure{group: "2. Flood", name: "packets handled per second, one core, saturating flood",
-			value: ref{flood, "pkts/s"}, base: ref{flood, "bare-pkts/s"}, baseName: "bare recvmmsg reader", ratio: times, format: kFmt,
+		figure{group: groupFlood, name: "packets handled per second, one core, saturating flood",
+			value: ref{flood, "pkts/s"}, base: ref{flood, "bare-pkts/s"}, baseName: "bare recvmmsg reader",
+			ratio: times, format: kFmt,
 			target: "≥ 300 k and ≥ 0.5× bare", met: func(v, b float64) bool { return v >= 300e3 && v/b >= 0.5 }},
-		figure{group: "2. Flood", name: "packets dropped by the kernel at 300 k/s offered",
+		figure{group: groupFlood, name: "packets dropped by the kernel at 300 k/s offered",
 			value: ref{flood, "paced-drop-%"}, format: unitFmt("%", 2), target: "—"},
-		figure{group: "2. Flood", name: "API calls for duplicates and unknown MACs",
+		figure{group: groupFlood, name: "API calls for duplicates and unknown MACs",
 			value: ref{flood, "api-calls"}, format: countFmt, target: "0",
 			met: func(v, _ float64) bool { return v == 0 }},
-		figure{group: "2. Flood", name: "valid wake sent during the flood served",
-			value: ref{flood, "valid-served"}, format: yesNo, target: "yes",
+		figure{group: groupFlood, name: "valid wake sent during the flood served",
+			value: ref{flood, "valid-served"}, format: yesNo, target: yes,
 			met: func(v, _ float64) bool { return v == 1 }},
-		figure{group: "3. Wake latency", name: "packet to start accepted by real virt-api (202), p50 (400 wakes)",
-			value: ref{lat, "p50-ns"}, base: ref{lat, "bare-p50-ns"}, baseName: "bare virtctl start (PUT …/start)", ratio: times, format: nsFmt, target: "—"},
-		figure{group: "3. Wake latency", name: "packet to start accepted by real virt-api (202), p99 (400 wakes)",
-			value: ref{lat, "p99-ns"}, base: ref{lat, "bare-p99-ns"}, baseName: "bare virtctl start (PUT …/start)", ratio: times, format: nsFmt,
+		figure{group: groupLatency, name: "packet to start accepted by real virt-api (202), p50 (400 wakes)",
+			value: ref{lat, "p50-ns"}, base: ref{lat, "bare-p50-ns"}, baseName: "bare virtctl start (PUT …/start)",
+			ratio: times, format: nsFmt, target: "—"},
+		figure{group: groupLatency, name: "packet to start accepted by real virt-api (202), p99 (400 wakes)",
+			value: ref{lat, "p99-ns"}, base: ref{lat, "bare-p99-ns"}, baseName: "bare virtctl start (PUT …/start)",
+			ratio: times, format: nsFmt,
 			target: "≤ 1.3× bare", met: func(v, b float64) bool { return v/b <= 1.3 }},
-		figure{group: "3. Wake latency", name: "packet to VirtualMachineInstance created by real virt-controller, p50",
+		figure{group: groupLatency, name: "packet to VirtualMachineInstance created by real virt-controller, p50",
 			value: ref{lat, "vmi-p50-ns"}, format: nsFmt, target: "— (reported)"},
-		figure{group: "3. Wake latency", name: "packet to VirtualMachineInstance created by real virt-controller, p99",
+		figure{group: groupLatency, name: "packet to VirtualMachineInstance created by real virt-controller, p99",
 			value: ref{lat, "vmi-p99-ns"}, format: nsFmt, target: "— (reported)"},
-		figure{group: "4. Scale", name: "listener RSS, 1,000 VMs",
-			value: ref{scale(1000), "rss-MiB"}, base: ref{scale(0), "rss-MiB"}, baseName: "0 VMs", ratio: times, format: mib, target: "—"},
-		figure{group: "4. Scale", name: "listener RSS, 10,000 VMs",
-			value: ref{scale(10000), "rss-MiB"}, base: ref{scale(0), "rss-MiB"}, baseName: "0 VMs", ratio: times, format: mib,
+		figure{group: groupScale, name: "listener RSS, 1,000 VMs",
+			value: ref{scale(1000), rss}, base: ref{scale(0), rss}, baseName: noVMs,
+			ratio: times, format: mib, target: "—"},
+		figure{group: groupScale, name: "listener RSS, 10,000 VMs",
+			value: ref{scale(10000), rss}, base: ref{scale(0), rss}, baseName: noVMs,
+			ratio: times, format: mib,
 			target: "≤ 48 MiB", met: func(v, _ float64) bool { return v <= 48 }},
-		figure{group: "4. Scale", name: "— of which anonymous (heap, stacks), 10,000 VMs",
-			value: ref{scale(10000), "anon-rss-MiB"}, base: ref{scale(0), "anon-rss-MiB"}, baseName: "0 VMs", ratio: times, format: mib, target: "—"},
-		figure{group: "4. Scale", name: "listener heap in use, 1,000 VMs",
-			value: ref{scale(1000), "heap-MiB"}, base: ref{scale(0), "heap-MiB"}, baseName: "0 VMs", ratio: times, format: mib, target: "—"},
-		figure{group: "4. Scale", name: "listener heap in use, 10,000 VMs",
-			value: ref{scale(10000), "heap-MiB"}, base: ref{scale(0), "heap-MiB"}, baseName: "0 VMs", ratio: times, format: mib, target: "—"},
-		figure{group: "4. Scale", name: "initial sync (start to ready), 1,000 VMs",
-			value: ref{scale(1000), "sync-s"}, base: ref{scale(1000), "bare-list-s"}, baseName: "bare LIST", ratio: times, format: sec, target: "—"},
-		figure{group: "4. Scale", name: "initial sync (start to ready), 10,000 VMs",
-			value: ref{scale(10000), "sync-s"}, base: ref{scale(10000), "bare-list-s"}, baseName: "bare LIST", ratio: times, format: sec,
+		figure{group: groupScale, name: "— of which anonymous (heap, stacks), 10,000 VMs",
+			value: ref{scale(10000), "anon-rss-MiB"}, base: ref{scale(0), "anon-rss-MiB"}, baseName: noVMs,
+			ratio: times, format: mib, target: "—"},
+		figure{group: groupScale, name: "listener heap in use, 1,000 VMs",
+			value: ref{scale(1000), heap}, base: ref{scale(0), heap}, baseName: noVMs,
+			ratio: times, format: mib, target: "—"},
+		figure{group: groupScale, name: "listener heap in use, 10,000 VMs",
+			value: ref{scale(10000), heap}, base: ref{scale(0), heap}, baseName: noVMs,
+			ratio: times, format: mib, target: "—"},
+		figure{group: groupScale, name: "initial sync (start to ready), 1,000 VMs",
+			value: ref{scale(1000), "sync-s"}, base: ref{scale(1000), "bare-list-s"}, baseName: "bare LIST",
+			ratio: times, format: sec, target: "—"},
+		figure{group: groupScale, name: "initial sync (start to ready), 10,000 VMs",
+			value: ref{scale(10000), "sync-s"}, base: ref{scale(10000), "bare-list-s"}, baseName: "bare LIST",
+			ratio: times, format: sec,
 			target: "≤ 5 s", met: func(v, _ float64) bool { return v <= 5 }},
-		figure{group: "4. Scale", name: "index update per VM event, 10,000 VMs",
-			value: ref{"BenchmarkIndexEvent/incremental", "ns/event"}, base: ref{"BenchmarkIndexEvent/rebuild", "ns/event"}, baseName: "full rebuild",
-			ratio: faster, format: nsFmt, target: "—"},
-		figure{group: "5. Idle cost", name: "operator API writes per minute, 1,000 VMs churning",
-			value: ref{idle, "writes/min"}, base: ref{idle, "vm-writes/min"}, baseName: "VM writes by the churn", ratio: times, format: perMinFmt,
+		figure{group: groupScale, name: "index update per VM event, 10,000 VMs",
+			value:    ref{"BenchmarkIndexEvent/incremental", "ns/event"},
+			base:     ref{"BenchmarkIndexEvent/rebuild", "ns/event"},
+			baseName: "full rebuild", ratio: faster, format: nsFmt, target: "—"},
+		figure{group: groupIdle, name: "operator API writes per minute, 1,000 VMs churning",
+			value: ref{idle, "writes/min"}, base: ref{idle, "vm-writes/min"}, baseName: "VM writes by the churn",
+			ratio: times, format: perMinFmt,
 			target: "0", met: func(v, _ float64) bool { return v == 0 }},
-		figure{group: "5. Idle cost", name: "leader-election Lease renewals per minute",
+		figure{group: groupIdle, name: "leader-election Lease renewals per minute",
 			value: ref{idle, "lease-writes/min"}, format: perMinFmt, target: "—"},
 	)
 	return fs
@@ -298,7 +335,7 @@ func table(res results) (string, []string) {
 		}
 		met := "—"
 		if f.met != nil {
-			met = "yes"
+			met = yes
 			if !f.met(v, base) {
 				met = "**no**"
 			}
@@ -408,20 +445,22 @@ func main() {
 		commit += " with uncommitted changes"
 	}
 	var s strings.Builder
-	s.WriteString("<!-- Generated by `make bench` (hack/benchreport/main.go); edits between the markers are overwritten. -->\n\n")
+	s.WriteString("<!-- Generated by `make bench` (hack/benchreport/main.go); " +
+		"edits between the markers are overwritten. -->\n\n")
 	if *from {
 		fmt.Fprintf(&s, "Table rebuilt on %s from the raw output in `%s`.\n\n", start.Format("2006-01-02 15:04 UTC"), *raw)
 	} else {
 		fmt.Fprintf(&s, "| run | |\n|---|---|\n")
 		fmt.Fprintf(&s, "| date | %s (took %s) |\n", start.Format("2006-01-02 15:04 UTC"), elapsed.Round(time.Second))
-		fmt.Fprintf(&s, "| machine | %s, %d CPUs; load average %s at the start, %s at the end |\n", cpuModel(), runtime.NumCPU(), load0, loadavg())
+		fmt.Fprintf(&s, "| machine | %s, %d CPUs; load average %s at the start, %s at the end |\n",
+			cpuModel(), runtime.NumCPU(), load0, loadavg())
 		fmt.Fprintf(&s, "| kernel | Linux %s |\n", command("uname", "-r"))
 		fmt.Fprintf(&s, "| Go | %s |\n", strings.TrimPrefix(command("go", "version"), "go version "))
 		fmt.Fprintf(&s, "| commit | %s |\n\n", commit)
 	}
 	s.WriteString(tbl)
-	s.WriteString("\nA figure that misses its target is marked **no** here and explained below; it does not make `make bench` fail. ")
-	s.WriteString("`make bench` fails only when a figure cannot be measured.\n")
+	s.WriteString("\nA figure that misses its target is marked **no** here and explained below; " +
+		"it does not make `make bench` fail. `make bench` fails only when a figure cannot be measured.\n")
 
 	doc, err := os.ReadFile(*out)
 	if err != nil {
@@ -438,7 +477,7 @@ func main() {
 }
 
 func names() string {
-	var n []string
+	n := make([]string, 0, len(runs))
 	for _, r := range runs {
 		n = append(n, r.name)
 	}
@@ -447,7 +486,7 @@ func names() string {
 
 // runBench runs one go test invocation, streams its output, keeps it in
 // path and parses it into res.
-func runBench(r run, path string, res results) error {
+func runBench(r run, path string, res results) (err error) {
 	args := append([]string{"test", "-run=^$", "-bench=" + r.bench, "-timeout=30m"}, r.args...)
 	args = append(args, r.pkg)
 	fmt.Printf("\n=== go %s\n", strings.Join(args, " "))
@@ -455,7 +494,12 @@ func runBench(r run, path string, res results) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() {
+		// The raw output is kept for -from-raw: losing it is a failure.
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
 	var buf bytes.Buffer
 	cmd := exec.Command("go", args...)
 	cmd.Stdout = io.MultiWriter(os.Stdout, f, &buf)

@@ -56,6 +56,7 @@ import (
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kwokcluster"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/stack"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
@@ -118,6 +119,27 @@ func saveState(st *state) error {
 	return os.WriteFile(stateFile, data, 0o600)
 }
 
+// demo is one `make demo` run: what each step builds and the next one uses.
+type demo struct {
+	ctx   context.Context
+	st    *state
+	stk   *stack.Stack
+	start time.Time
+	// lan is the sender/node LAN when running as root, nil otherwise.
+	lan  *netlab.LAN
+	port int
+	wc   *wolv1beta1.WolConfig
+	lst  *proc.Process
+	// httpc reaches the listener's HTTPS endpoint at base.
+	httpc *http.Client
+	base  string
+}
+
+const (
+	demoVMNamespace = "default"
+	demoVMName      = "fedora-desktop"
+)
+
 func up() error {
 	if _, err := os.Stat(stateFile); err == nil {
 		return fmt.Errorf("a demo is already running (%s): run `make demo-down` first", stateFile)
@@ -125,13 +147,14 @@ func up() error {
 	if err := os.MkdirAll(demoDir, 0o755); err != nil {
 		return err
 	}
-	st := &state{Workdir: filepath.Join(demoDir, "kwok")}
-	stk, err := stack.New(stack.Options{
+	d := &demo{st: &state{Workdir: filepath.Join(demoDir, "kwok")}, port: 9}
+	var err error
+	d.stk, err = stack.New(stack.Options{
 		Dir: demoDir, Name: clusterName, Nodes: 2, FieldOwner: fieldOwner, Detached: true,
 		// Every process is recorded as soon as it runs, for demo-down.
 		Started: func(pid int) error {
-			st.PIDs = append(st.PIDs, pid)
-			return saveState(st)
+			d.st.PIDs = append(d.st.PIDs, pid)
+			return saveState(d.st)
 		},
 	})
 	if err != nil {
@@ -139,8 +162,8 @@ func up() error {
 	}
 	// Recorded before the cluster exists, so an interrupted start is
 	// cleaned up too.
-	st.Kubeconfig = stk.Kubeconfig()
-	if err := saveState(st); err != nil {
+	d.st.Kubeconfig = d.stk.Kubeconfig()
+	if err := saveState(d.st); err != nil {
 		return err
 	}
 	ok := false
@@ -152,26 +175,36 @@ func up() error {
 			_ = down()
 		}
 	}()
+	d.ctx = ctx
+	d.start = time.Now()
+	for _, run := range []func() error{
+		d.startCluster, d.createVMs, d.applyWolConfig, d.runListener, d.wake, d.report,
+	} {
+		if err := run(); err != nil {
+			return err
+		}
+	}
+	d.hints()
+	ok = true
+	return nil
+}
 
-	// Root can build a LAN of network namespaces and bind port 9; anyone
-	// else gets loopback and an unprivileged port.
-	privileged := netlab.Problem() == ""
-	start := time.Now()
-
+// startCluster is steps 1-4: the cluster, KubeVirt, the install and the
+// operator.
+func (d *demo) startCluster() error {
 	step(1, "Starting a local cluster (kwok, binary runtime)")
 	note("real etcd, kube-apiserver, kube-controller-manager and kube-scheduler from bin/; " +
 		"nodes and pods are SIMULATED by kwok (no container runs)")
-	if err := stk.StartCluster(ctx); err != nil {
+	if err := d.stk.StartCluster(d.ctx); err != nil {
 		return err
 	}
-	c, admin := stk.Client, stk.Admin
-	note("cluster up in %s; 2 simulated nodes", time.Since(start).Round(time.Second))
+	note("cluster up in %s; 2 simulated nodes", time.Since(d.start).Round(time.Second))
 
 	step(2, "Installing real KubeVirt %s: virt-api and virt-controller", kubevirtcp.Version())
 	note("as virt-operator installs it (KubeVirt's own CRDs, RBAC, APIServices and admission webhooks); " +
 		"both run as local processes, each as its ServiceAccount")
 	kvStart := time.Now()
-	if err := stk.StartKubeVirt(ctx); err != nil {
+	if err := d.stk.StartKubeVirt(d.ctx); err != nil {
 		return err
 	}
 	note("KubeVirt ready in %s: the start subresource is served through kube-apiserver",
@@ -180,33 +213,35 @@ func up() error {
 		"VirtualMachineInstance and virt-launcher pod, scheduled on a simulated node, and stops at phase Scheduled")
 
 	step(3, "Installing the operator (kustomize build config/default)")
-	if err := stk.Install(ctx); err != nil {
+	if err := d.stk.Install(d.ctx); err != nil {
 		return err
 	}
 
 	step(4, "Running the operator as a local process, with its pod's arguments and ServiceAccount")
-	if err := stk.StartOperator(ctx); err != nil {
+	if err := d.stk.StartOperator(d.ctx); err != nil {
 		return err
 	}
-	op := stk.Operator
-	note("%s", op)
+	note("%s", d.stk.Operator)
 	note("(only the probe and metrics addresses moved to free loopback ports: " +
 		"the process shares this machine's network)")
+	return nil
+}
 
+// createVMs is step 5.
+func (d *demo) createVMs() error {
 	step(5, "Creating sample VirtualMachines")
-	for _, ns := range []string{"production"} {
-		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			return err
-		}
+	prod := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "production"}}
+	if err := d.stk.Client.Create(d.ctx, prod); err != nil {
+		return err
 	}
 	vms := []*kubevirtv1.VirtualMachine{
-		sampleVM("default", "fedora-desktop", demoMAC, kubevirtv1.RunStrategyHalted),
-		sampleVM("default", "build-runner", "52:54:00:12:34:57", kubevirtv1.RunStrategyManual),
-		sampleVM("default", "no-fixed-mac", "", kubevirtv1.RunStrategyHalted),
+		sampleVM(demoVMNamespace, demoVMName, demoMAC, kubevirtv1.RunStrategyHalted),
+		sampleVM(demoVMNamespace, "build-runner", "52:54:00:12:34:57", kubevirtv1.RunStrategyManual),
+		sampleVM(demoVMNamespace, "no-fixed-mac", "", kubevirtv1.RunStrategyHalted),
 		sampleVM("production", "db-replica", "52:54:00:ab:cd:01", kubevirtv1.RunStrategyHalted),
 	}
 	for _, v := range vms {
-		if err := c.Create(ctx, v); err != nil {
+		if err := d.stk.Client.Create(d.ctx, v); err != nil {
 			return err
 		}
 		mac := "(none: KubeVirt would generate one at every start)"
@@ -215,119 +250,118 @@ func up() error {
 		}
 		note("%-12s %-16s runStrategy=%-8s mac=%s", v.Namespace, v.Name, *v.Spec.RunStrategy, mac)
 	}
+	return nil
+}
 
+// applyWolConfig is step 6: the sample WolConfig, and the LAN its listener
+// will be on.
+func (d *demo) applyWolConfig() error {
 	step(6, "Applying the sample WolConfig (config/samples/wol_v1beta1_wolconfig_all.yaml)")
-	wc := &wolv1beta1.WolConfig{}
+	d.wc = &wolv1beta1.WolConfig{}
 	data, err := os.ReadFile(filepath.Join(root, "config", "samples", "wol_v1beta1_wolconfig_all.yaml"))
 	if err != nil {
 		return err
 	}
-	if err := yaml.UnmarshalStrict(data, wc); err != nil {
+	if err := yaml.UnmarshalStrict(data, d.wc); err != nil {
 		return err
 	}
-	var lan *netlab.LAN
-	port := 9
-	if privileged {
-		if lan, err = netlab.New("node0", "sender"); err != nil {
+	// Root can build a LAN of network namespaces and bind port 9; anyone
+	// else gets loopback and an unprivileged port.
+	if netlab.Problem() == "" {
+		if d.lan, err = netlab.New("node0", "sender"); err != nil {
 			return err
 		}
-		st.Namespaces = lan.Namespaces()
-		if err := saveState(st); err != nil {
+		d.st.Namespaces = d.lan.Namespaces()
+		if err := saveState(d.st); err != nil {
 			return err
 		}
-		note(
-			"running as root: the listener's node is network namespace %s (%s), the sender is %s (%s), joined by a bridge",
-			lan.Host("node0").NS,
-			lan.Host("node0").IP,
-			lan.Host("sender").NS,
-			lan.Host("sender").IP,
-		)
+		node, sender := d.lan.Host("node0"), d.lan.Host("sender")
+		note("running as root: the listener's node is network namespace %s (%s), "+
+			"the sender is %s (%s), joined by a bridge", node.NS, node.IP, sender.NS, sender.IP)
 	} else {
-		port = unprivPort
-		wc.Spec.WolPorts = []int32{unprivPort}
-		note("not root: no network namespaces, so the listener uses this machine's network with UDP port %d instead of 9 and raw mode stays off", unprivPort)
+		d.port = unprivPort
+		d.wc.Spec.WolPorts = []int32{unprivPort}
+		note("not root: no network namespaces, so the listener uses this machine's network "+
+			"with UDP port %d instead of 9 and raw mode stays off", unprivPort)
 	}
-	if err := c.Create(ctx, wc); err != nil {
+	if err := d.stk.Client.Create(d.ctx, d.wc); err != nil {
 		return err
 	}
-	note(
-		"discoveryMode=%s namespaceSelectors=%v wolPorts=%v",
-		wc.Spec.DiscoveryMode,
-		wc.Spec.NamespaceSelectors,
-		wc.Spec.WolPorts,
-	)
+	note("discoveryMode=%s namespaceSelectors=%v wolPorts=%v",
+		d.wc.Spec.DiscoveryMode, d.wc.Spec.NamespaceSelectors, d.wc.Spec.WolPorts)
+	return nil
+}
 
+// runListener is steps 7-8: the operator's Deployment, then the listener
+// run with its pod's arguments until it and the WolConfig are Ready.
+func (d *demo) runListener() error {
+	c := d.stk.Client
 	step(7, "Waiting for the operator's listener Deployment to be scheduled and Available")
-	deployName := "wol-listener-" + wc.Name
-	if err := waitFor(ctx, 2*time.Minute, func() (bool, error) {
-		d := &appsv1.Deployment{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: operatorNS, Name: deployName}, d); err != nil {
+	deployName := "wol-listener-" + d.wc.Name
+	if err := waitFor(d.ctx, 2*time.Minute, func() (bool, error) {
+		dep := &appsv1.Deployment{}
+		if err := c.Get(d.ctx, client.ObjectKey{Namespace: operatorNS, Name: deployName}, dep); err != nil {
 			return false, client.IgnoreNotFound(err)
 		}
-		return d.Status.AvailableReplicas >= 1, nil
+		return dep.Status.AvailableReplicas >= 1, nil
 	}); err != nil {
-		return fmt.Errorf("listener Deployment: %w (see %s)", err, op.Log)
+		return fmt.Errorf("listener Deployment: %w (see %s)", err, d.stk.Operator.Log)
 	}
-	pods, err := stk.WaitPods(ctx, operatorNS, "app.kubernetes.io/instance="+wc.Name, 1, 2*time.Minute)
+	pods, err := d.stk.WaitPods(d.ctx, operatorNS, "app.kubernetes.io/instance="+d.wc.Name, 1, 2*time.Minute)
 	if err != nil {
 		return err
 	}
-	note(
-		"Deployment %s/%s is Available: pod %s scheduled on %s (simulated)",
-		operatorNS,
-		deployName,
-		pods[0].Name,
-		pods[0].Spec.NodeName,
-	)
+	note("Deployment %s/%s is Available: pod %s scheduled on %s (simulated)",
+		operatorNS, deployName, pods[0].Name, pods[0].Spec.NodeName)
 
 	step(8, "Running the listener as a local process, with that pod's arguments and ServiceAccount")
 	var extra []string
-	if lan != nil {
-		extra = append(extra, "--netns="+lan.Host("node0").Path())
+	if d.lan != nil {
+		extra = append(extra, "--netns="+d.lan.Host("node0").Path())
 	}
-	lst, err := stk.StartListener(ctx, &pods[0], "listener.log", extra...)
-	if err != nil {
+	if d.lst, err = d.stk.StartListener(d.ctx, &pods[0], "listener.log", extra...); err != nil {
 		return err
 	}
-	note("%s", lst)
+	note("%s", d.lst)
 	metricsHost := "127.0.0.1"
 	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
-	if lan != nil {
-		metricsHost = lan.Host("node0").IP.String()
-		dial = lan.Host("sender").DialContext
+	if d.lan != nil {
+		metricsHost = d.lan.Host("node0").IP.String()
+		dial = d.lan.Host("sender").DialContext
 	}
-	httpc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+	d.httpc = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		DialContext: dial,
-		TLSClientConfig: &tls.Config{
-			InsecureSkipVerify: true,
-		}, //nolint:gosec // the listener's certificate is self-signed
+		// The listener's certificate is self-signed.
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
 	}}
-	base := "https://" + net.JoinHostPort(metricsHost, fmt.Sprint(wolv1beta1.DefaultMetricsPort))
-	if err := waitFor(ctx, time.Minute, func() (bool, error) {
-		code, _, _ := get(httpc, base+"/readyz", "")
+	d.base = "https://" + net.JoinHostPort(metricsHost, fmt.Sprint(wolv1beta1.DefaultMetricsPort))
+	if err := waitFor(d.ctx, time.Minute, func() (bool, error) {
+		code, _, _ := get(d.httpc, d.base+"/readyz", "")
 		return code == http.StatusOK, nil
 	}); err != nil {
-		return fmt.Errorf("listener not ready: %w (see %s)", err, lst.Log)
+		return fmt.Errorf("listener not ready: %w (see %s)", err, d.lst.Log)
 	}
-	if err := waitFor(ctx, time.Minute, func() (bool, error) {
-		if err := c.Get(ctx, client.ObjectKeyFromObject(wc), wc); err != nil {
+	if err := waitFor(d.ctx, time.Minute, func() (bool, error) {
+		if err := c.Get(d.ctx, client.ObjectKeyFromObject(d.wc), d.wc); err != nil {
 			return false, err
 		}
-		return meta.IsStatusConditionTrue(wc.Status.Conditions, wolv1beta1.ConditionReady) && wc.Status.ManagedVMs == 3, nil
+		return meta.IsStatusConditionTrue(d.wc.Status.Conditions, wolv1beta1.ConditionReady) &&
+			d.wc.Status.ManagedVMs == 3, nil
 	}); err != nil {
 		return fmt.Errorf("WolConfig not Ready: %w", err)
 	}
 	note("listener ready (sockets bound, VM index synced)")
-	note(
-		"WolConfig %s: Ready=True managedVMs=%d notWakeable=%v",
-		wc.Name,
-		wc.Status.ManagedVMs,
-		wc.Status.NotWakeableVMs,
-	)
+	note("WolConfig %s: Ready=True managedVMs=%d notWakeable=%v",
+		d.wc.Name, d.wc.Status.ManagedVMs, d.wc.Status.NotWakeableVMs)
+	return nil
+}
 
-	step(9, "Sending a real magic packet for %s (default/fedora-desktop)", demoMAC)
-	before := runStrategyOf(ctx, c, "default", "fedora-desktop")
-	sendCmd, err := sendMagic(lan, port, demoMAC)
+// wake is step 9 and the first part of step 10: a real magic packet, and
+// the VM's run strategy changed by real virt-api.
+func (d *demo) wake() error {
+	step(9, "Sending a real magic packet for %s (%s/%s)", demoMAC, demoVMNamespace, demoVMName)
+	before := runStrategyOf(d.ctx, d.stk.Client, demoVMNamespace, demoVMName)
+	sendCmd, err := sendMagic(d.lan, d.port, demoMAC)
 	if err != nil {
 		return err
 	}
@@ -335,107 +369,103 @@ func up() error {
 
 	step(10, "What happened")
 	var after kubevirtv1.VirtualMachineRunStrategy
-	if err := waitFor(ctx, 30*time.Second, func() (bool, error) {
-		after = runStrategyOf(ctx, c, "default", "fedora-desktop")
+	if err := waitFor(d.ctx, 30*time.Second, func() (bool, error) {
+		after = runStrategyOf(d.ctx, d.stk.Client, demoVMNamespace, demoVMName)
 		return after == kubevirtv1.RunStrategyAlways, nil
 	}); err != nil {
-		return fmt.Errorf("the VM was not started: %w (see %s)", err, lst.Log)
+		return fmt.Errorf("the VM was not started: %w (see %s)", err, d.lst.Log)
 	}
-	for _, line := range strings.Split(lst.Output(), "\n") {
+	for _, line := range strings.Split(d.lst.Output(), "\n") {
 		if strings.Contains(line, "VM started") {
 			note("listener log: %s", strings.TrimSpace(line))
 		}
 	}
-	note(
-		"the listener called KubeVirt's start subresource (PUT /apis/subresources.kubevirt.io/v1/namespaces/default/virtualmachines/fedora-desktop/start), as `virtctl start` does;",
-	)
-	note("real virt-api set VM default/fedora-desktop's runStrategy %s -> %s", before, after)
+	note("the listener called KubeVirt's start subresource "+
+		"(PUT /apis/subresources.kubevirt.io/v1/namespaces/%s/virtualmachines/%s/start), as `virtctl start` does;",
+		demoVMNamespace, demoVMName)
+	note("real virt-api set VM %s/%s's runStrategy %s -> %s", demoVMNamespace, demoVMName, before, after)
+	return nil
+}
+
+// report is the rest of step 10: what virt-controller made of the start,
+// the VM's events and the listener's metrics.
+func (d *demo) report() error {
+	c, key := d.stk.Client, client.ObjectKey{Namespace: demoVMNamespace, Name: demoVMName}
 	vmi := &kubevirtv1.VirtualMachineInstance{}
-	if err := waitFor(ctx, 30*time.Second, func() (bool, error) {
-		if err := c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "fedora-desktop"}, vmi); err != nil {
+	if err := waitFor(d.ctx, 30*time.Second, func() (bool, error) {
+		if err := c.Get(d.ctx, key, vmi); err != nil {
 			return false, client.IgnoreNotFound(err)
 		}
 		return vmi.Status.Phase == kubevirtv1.Scheduled, nil
 	}); err != nil {
-		return fmt.Errorf(
-			"no VirtualMachineInstance reached Scheduled: %w (see %s)",
-			err,
-			filepath.Join(demoDir, "kubevirt"),
-		)
+		return fmt.Errorf("no VirtualMachineInstance reached Scheduled: %w (see %s)",
+			err, filepath.Join(demoDir, "kubevirt"))
 	}
 	vm := &kubevirtv1.VirtualMachine{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "fedora-desktop"}, vm); err != nil {
+	if err := c.Get(d.ctx, key, vm); err != nil {
 		return err
 	}
-	note(
-		"real virt-controller created VirtualMachineInstance default/fedora-desktop: phase %s on node %s; the VM's status is %q",
-		vmi.Status.Phase,
-		vmi.Status.NodeName,
-		vm.Status.PrintableStatus,
-	)
+	note("real virt-controller created VirtualMachineInstance %s: phase %s on node %s; the VM's status is %q",
+		key, vmi.Status.Phase, vmi.Status.NodeName, vm.Status.PrintableStatus)
 	launchers := &corev1.PodList{}
-	if err := c.List(ctx, launchers, client.InNamespace("default"), client.MatchingLabels{kubevirtv1.CreatedByLabel: string(vmi.UID)}); err != nil {
+	if err := c.List(d.ctx, launchers, client.InNamespace(demoVMNamespace),
+		client.MatchingLabels{kubevirtv1.CreatedByLabel: string(vmi.UID)}); err != nil {
 		return err
 	}
 	for _, p := range launchers.Items {
-		note(
-			"its virt-launcher pod %s: %s on %s (SIMULATED by kwok; no virt-handler, so the instance stays Scheduled and no guest boots)",
-			p.Name,
-			p.Status.Phase,
-			p.Spec.NodeName,
-		)
+		note("its virt-launcher pod %s: %s on %s "+
+			"(SIMULATED by kwok; no virt-handler, so the instance stays Scheduled and no guest boots)",
+			p.Name, p.Status.Phase, p.Spec.NodeName)
 	}
 	events := &corev1.EventList{}
-	if err := c.List(ctx, events, client.InNamespace("default")); err != nil {
+	if err := c.List(d.ctx, events, client.InNamespace(demoVMNamespace)); err != nil {
 		return err
 	}
 	for _, e := range events.Items {
-		if e.InvolvedObject.Name == "fedora-desktop" {
+		if e.InvolvedObject.Name == demoVMName {
 			note("Event on the VM: %s %s: %s", e.Type, e.Reason, e.Message)
 		}
 	}
-	token, err := metricsToken(ctx, c, admin)
+	token, err := metricsToken(d.ctx, c, d.stk.Admin)
 	if err != nil {
 		return err
 	}
-	if code, _, _ := get(httpc, base+"/metrics", ""); code != 0 {
-		note("GET %s/metrics without a token: HTTP %d", base, code)
+	if code, _, _ := get(d.httpc, d.base+"/metrics", ""); code != 0 {
+		note("GET %s/metrics without a token: HTTP %d", d.base, code)
 	}
-	code, body, err := get(httpc, base+"/metrics", token)
+	code, body, err := get(d.httpc, d.base+"/metrics", token)
 	if err != nil {
 		return err
 	}
-	note("GET %s/metrics with a metrics-reader ServiceAccount token: HTTP %d", base, code)
+	note("GET %s/metrics with a metrics-reader ServiceAccount token: HTTP %d", d.base, code)
+	shown := []string{"wol_packets_total{", "wol_vm_started_total{", "wol_managed_vms ", "wol_wake_lookups_total{"}
 	for _, line := range strings.Split(body, "\n") {
-		for _, m := range []string{"wol_packets_total{", "wol_vm_started_total{", "wol_managed_vms ", "wol_wake_lookups_total{"} {
+		for _, m := range shown {
 			if strings.HasPrefix(line, m) && !strings.HasSuffix(line, " 0") {
 				note("  %s", line)
 			}
 		}
 	}
+	return nil
+}
 
-	step(11, "The demo keeps running (took %s). Try more:", time.Since(start).Round(time.Second))
-	fmt.Printf("    export KUBECONFIG=%s PATH=%s:$PATH\n", stk.Cluster.Kubeconfig, bin)
+// hints is step 11: what to try while the demo keeps running.
+func (d *demo) hints() {
+	step(11, "The demo keeps running (took %s). Try more:", time.Since(d.start).Round(time.Second))
+	fmt.Printf("    export KUBECONFIG=%s PATH=%s:$PATH\n", d.stk.Cluster.Kubeconfig, bin)
 	fmt.Println("    kubectl get wolconfig,vm,vmi -A")
 	fmt.Println("    kubectl get wolconfig wol-config -o yaml      # status: conditions, managedVMs, notWakeableVMs")
-	if lan != nil {
-		fmt.Printf(
-			"    sudo ip netns exec %s wakeonlan -i %s 52:54:00:ab:cd:01   # wakes production/db-replica\n",
-			lan.Host("sender").NS,
-			netlab.Broadcast,
-		)
-		fmt.Printf(
-			"    sudo ip netns exec %s etherwake -i %s -b 52:54:00:12:34:57   # raw frame: enable spec.rawEthernet first\n",
-			lan.Host("sender").NS,
-			netlab.Iface,
-		)
+	if d.lan != nil {
+		sender := d.lan.Host("sender").NS
+		fmt.Printf("    sudo ip netns exec %s wakeonlan -i %s 52:54:00:ab:cd:01   # wakes production/db-replica\n",
+			sender, netlab.Broadcast)
+		fmt.Printf("    sudo ip netns exec %s etherwake -i %s -b 52:54:00:12:34:57   "+
+			"# raw frame: enable spec.rawEthernet first\n", sender, netlab.Iface)
 	} else {
 		fmt.Printf("    wakeonlan -i 127.0.0.1 -p %d 52:54:00:ab:cd:01   # wakes production/db-replica\n", unprivPort)
 	}
-	fmt.Printf("    tail -f %s %s\n", lst.Log, op.Log)
+	fmt.Printf("    tail -f %s %s\n", d.lst.Log, d.stk.Operator.Log)
 	fmt.Println("    make demo-down                                 # stops everything and removes the cluster")
-	ok = true
-	return nil
 }
 
 func sampleVM(ns, name, mac string, strategy kubevirtv1.VirtualMachineRunStrategy) *kubevirtv1.VirtualMachine {

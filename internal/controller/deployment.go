@@ -120,7 +120,10 @@ func listenerNodeSelector(wc *wolv1beta1.WolConfig) map[string]string {
 
 // listenerTolerations is a copy of spec.listener.tolerations.
 func listenerTolerations(wc *wolv1beta1.WolConfig) []corev1.Toleration {
-	var tolerations []corev1.Toleration
+	if len(wc.Spec.Listener.Tolerations) == 0 {
+		return nil
+	}
+	tolerations := make([]corev1.Toleration, 0, len(wc.Spec.Listener.Tolerations))
 	for _, t := range wc.Spec.Listener.Tolerations {
 		tolerations = append(tolerations, *t.DeepCopy())
 	}

@@ -63,12 +63,13 @@ func (a access) String() string {
 }
 
 // allowed asks the API server's authorizer, with a SubjectAccessReview,
-// whether the ServiceAccount namespace/name may make the request a.
-func allowed(ctx context.Context, namespace, name string, a access) bool {
+// whether the ServiceAccount name of the operator's namespace may make the
+// request a.
+func allowed(ctx context.Context, name string, a access) bool {
 	GinkgoHelper()
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-		User:   "system:serviceaccount:" + namespace + ":" + name,
-		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
+		User:   "system:serviceaccount:" + operatorNamespace + ":" + name,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + operatorNamespace, "system:authenticated"},
 	}}
 	if a.path != "" {
 		sar.Spec.NonResourceAttributes = &authorizationv1.NonResourceAttributes{Verb: a.verb, Path: a.path}
@@ -82,23 +83,24 @@ func allowed(ctx context.Context, namespace, name string, a access) bool {
 	return sar.Status.Allowed
 }
 
-// expectAccess checks every request of want (allowed) and deny (denied) and
-// reports all mismatches at once.
-func expectAccess(ctx context.Context, namespace, name string, want, deny []access) {
+// expectAccess checks every request of want (allowed) and deny (denied) by
+// the ServiceAccount name of the operator's namespace, and reports all
+// mismatches at once.
+func expectAccess(ctx context.Context, name string, want, deny []access) {
 	GinkgoHelper()
 	var wrong []string
 	for _, a := range want {
-		if !allowed(ctx, namespace, name, a) {
+		if !allowed(ctx, name, a) {
 			wrong = append(wrong, "denied but needed: "+a.String())
 		}
 	}
 	for _, a := range deny {
-		if allowed(ctx, namespace, name, a) {
+		if allowed(ctx, name, a) {
 			wrong = append(wrong, "allowed but not needed: "+a.String())
 		}
 	}
-	Expect(wrong).To(BeEmpty(), "%s/%s", namespace, name)
-	AddReportEntry(fmt.Sprintf("SubjectAccessReviews for %s/%s", namespace, name),
+	Expect(wrong).To(BeEmpty(), "%s/%s", operatorNamespace, name)
+	AddReportEntry(fmt.Sprintf("SubjectAccessReviews for %s/%s", operatorNamespace, name),
 		fmt.Sprintf("%d allowed, %d denied as expected", len(want), len(deny)))
 }
 
@@ -251,7 +253,7 @@ var _ = Describe("Least privilege, proven with SubjectAccessReviews", Ordered, f
 			// Its own metrics endpoint is for Prometheus, not for itself.
 			access{verb: "get", path: "/metrics"},
 		)
-		expectAccess(ctx, operatorNamespace, listenerSA, need, deny)
+		expectAccess(ctx, listenerSA, need, deny)
 
 		By("and a real request as the listener: the Secret it needs, not the one next to it")
 		kube, err := kubernetes.NewForConfig(testenv.Impersonate(adminCfg, operatorNamespace, listenerSA))
@@ -279,15 +281,15 @@ var _ = Describe("Least privilege, proven with SubjectAccessReviews", Ordered, f
 		}
 		By("moving the scope to vault-b and elsewhere: access leaves vault-a")
 		updateWolConfig(ctx, wcName, func(wc *wolv1beta1.WolConfig) { wc.Spec.NamespaceSelectors = []string{"vault-b", "elsewhere"} })
-		Eventually(func() bool { return allowed(ctx, operatorNamespace, listenerSA, vmAccess("vault-a")) }, timeout, poll).Should(BeFalse())
-		expectAccess(ctx, operatorNamespace, listenerSA,
+		Eventually(func() bool { return allowed(ctx, listenerSA, vmAccess("vault-a")) }, timeout, poll).Should(BeFalse())
+		expectAccess(ctx, listenerSA,
 			[]access{vmAccess("vault-b"), vmAccess("elsewhere")},
 			[]access{vmAccess("vault-a"), vmAccess(""), patchIn("vault-b")})
 
 		By("spec.directPatchFallback: patch VMs and their status, in the scope only")
 		updateWolConfig(ctx, wcName, func(wc *wolv1beta1.WolConfig) { wc.Spec.DirectPatchFallback = true })
-		Eventually(func() bool { return allowed(ctx, operatorNamespace, listenerSA, patchIn("vault-b")) }, timeout, poll).Should(BeTrue())
-		expectAccess(ctx, operatorNamespace, listenerSA,
+		Eventually(func() bool { return allowed(ctx, listenerSA, patchIn("vault-b")) }, timeout, poll).Should(BeTrue())
+		expectAccess(ctx, listenerSA,
 			[]access{patchIn("elsewhere"), {verb: "patch", group: kubevirtGroup, resource: "virtualmachines", subresource: "status", namespace: "vault-b", name: "x"}},
 			[]access{patchIn("vault-a"), patchIn(""), {verb: "update", group: kubevirtGroup, resource: "virtualmachines", namespace: "vault-b", name: "x"}})
 
@@ -296,8 +298,8 @@ var _ = Describe("Least privilege, proven with SubjectAccessReviews", Ordered, f
 			wc.Spec.NamespaceSelectors = nil
 			wc.Spec.DirectPatchFallback = false
 		})
-		Eventually(func() bool { return allowed(ctx, operatorNamespace, listenerSA, vmAccess("")) }, timeout, poll).Should(BeTrue())
-		Eventually(func() bool { return allowed(ctx, operatorNamespace, listenerSA, patchIn("vault-b")) }, timeout, poll).Should(BeFalse())
+		Eventually(func() bool { return allowed(ctx, listenerSA, vmAccess("")) }, timeout, poll).Should(BeTrue())
+		Eventually(func() bool { return allowed(ctx, listenerSA, patchIn("vault-b")) }, timeout, poll).Should(BeFalse())
 		for _, ns := range []string{"vault-b", "elsewhere"} {
 			Eventually(func() bool {
 				return apierrors.IsNotFound(admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "kubevirt-wol-listener-" + wcName + "-vms"}, &rbacv1.RoleBinding{}))
@@ -306,8 +308,8 @@ var _ = Describe("Least privilege, proven with SubjectAccessReviews", Ordered, f
 
 		By("and back to the original scope")
 		updateWolConfig(ctx, wcName, func(wc *wolv1beta1.WolConfig) { wc.Spec.NamespaceSelectors = []string{"vault-a", "vault-b"} })
-		Eventually(func() bool { return allowed(ctx, operatorNamespace, listenerSA, vmAccess("")) }, timeout, poll).Should(BeFalse())
-		Expect(allowed(ctx, operatorNamespace, listenerSA, vmAccess("vault-a"))).To(BeTrue())
+		Eventually(func() bool { return allowed(ctx, listenerSA, vmAccess("")) }, timeout, poll).Should(BeFalse())
+		Expect(allowed(ctx, listenerSA, vmAccess("vault-a"))).To(BeTrue())
 	})
 
 	It("withdraws Secret access as soon as no VM or WolConfig needs it", func() {
@@ -316,18 +318,18 @@ var _ = Describe("Least privilege, proven with SubjectAccessReviews", Ordered, f
 		delete(v.Annotations, wolv1beta1.SecureOnKeyAnnotation)
 		Expect(admin.Update(ctx, v)).To(Succeed())
 		Eventually(gone("vault-a"), timeout, poll).Should(BeTrue())
-		Expect(allowed(ctx, operatorNamespace, listenerSA, access{verb: "get", resource: "secrets", namespace: "vault-a", name: secureOn})).To(BeFalse())
+		Expect(allowed(ctx, listenerSA, access{verb: "get", resource: "secrets", namespace: "vault-a", name: secureOn})).To(BeFalse())
 
 		updateWolConfig(ctx, wcName, func(wc *wolv1beta1.WolConfig) { wc.Spec.SecureOn = nil })
 		Eventually(gone(operatorNamespace), timeout, poll).Should(BeTrue())
-		Expect(allowed(ctx, operatorNamespace, listenerSA, access{verb: "get", resource: "secrets", namespace: operatorNamespace, name: secureOn})).To(BeFalse())
+		Expect(allowed(ctx, listenerSA, access{verb: "get", resource: "secrets", namespace: operatorNamespace, name: secureOn})).To(BeFalse())
 
 		By("and granting it again when a VM in scope names a password")
 		Expect(admin.Get(ctx, client.ObjectKey{Namespace: "vault-b", Name: "open"}, v)).To(Succeed())
 		v.Annotations = map[string]string{wolv1beta1.SecureOnKeyAnnotation: "open"}
 		Expect(admin.Update(ctx, v)).To(Succeed())
 		Eventually(roleIn("vault-b"), timeout, poll).Should(Succeed())
-		Expect(allowed(ctx, operatorNamespace, listenerSA, access{verb: "get", resource: "secrets", namespace: "vault-b", name: secureOn})).To(BeTrue())
+		Expect(allowed(ctx, listenerSA, access{verb: "get", resource: "secrets", namespace: "vault-b", name: secureOn})).To(BeTrue())
 		Expect(admin.Delete(ctx, getWolConfig(ctx, wcName))).To(Succeed())
 	})
 
@@ -352,7 +354,7 @@ var _ = Describe("Least privilege, proven with SubjectAccessReviews", Ordered, f
 			access{verb: "get", resource: "configmaps", namespace: operatorNamespace, name: "x"},
 			access{verb: "delete", resource: "namespaces", name: "vault-a"},
 		)
-		expectAccess(ctx, operatorNamespace, operatorSA, need, deny)
+		expectAccess(ctx, operatorSA, need, deny)
 
 		By("and its generated ClusterRole grants no wildcard and no other Secret")
 		data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))

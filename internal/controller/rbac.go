@@ -27,6 +27,15 @@ import (
 	"github.com/gpillon/kubevirt-wol/internal/listenerrbac"
 )
 
+// The kinds of the RBAC objects the operator manages, in their TypeMeta and
+// in role references.
+const (
+	kindRole               = "Role"
+	kindRoleBinding        = "RoleBinding"
+	kindClusterRole        = "ClusterRole"
+	kindClusterRoleBinding = "ClusterRoleBinding"
+)
+
 // BuildClusterRole builds the listener process's ClusterRole: exactly the
 // rules generated from the +kubebuilder:rbac markers of the listener process
 // (listenerrbac.ProcessRules), with access to WolConfigs narrowed to this
@@ -49,7 +58,7 @@ func BuildClusterRole(wc *wolv1beta1.WolConfig, p Params) *rbacv1.ClusterRole {
 		})
 	}
 	return &rbacv1.ClusterRole{
-		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "ClusterRole"},
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: kindClusterRole},
 		ObjectMeta: objectMeta(wc, ListenerClusterName(wc), ""),
 		Rules:      rules,
 	}
@@ -58,9 +67,9 @@ func BuildClusterRole(wc *wolv1beta1.WolConfig, p Params) *rbacv1.ClusterRole {
 // BuildClusterRoleBinding binds the listener's ClusterRole to its ServiceAccount.
 func BuildClusterRoleBinding(wc *wolv1beta1.WolConfig, p Params) *rbacv1.ClusterRoleBinding {
 	return &rbacv1.ClusterRoleBinding{
-		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "ClusterRoleBinding"},
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: kindClusterRoleBinding},
 		ObjectMeta: objectMeta(wc, ListenerClusterName(wc), ""),
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ListenerClusterName(wc)},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: kindClusterRole, Name: ListenerClusterName(wc)},
 		Subjects:   listenerSubjects(wc, p),
 	}
 }
@@ -77,7 +86,7 @@ func BuildVMClusterRole(wc *wolv1beta1.WolConfig, _ Params) *rbacv1.ClusterRole 
 		rules = append(rules, listenerrbac.DirectRules()...)
 	}
 	return &rbacv1.ClusterRole{
-		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "ClusterRole"},
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: kindClusterRole},
 		ObjectMeta: objectMeta(wc, ListenerVMsName(wc), ""),
 		Rules:      rules,
 	}
@@ -105,9 +114,9 @@ func VMNamespaces(wc *wolv1beta1.WolConfig) (namespaces []string, all bool) {
 // for a WolConfig whose scope is every namespace.
 func BuildVMClusterRoleBinding(wc *wolv1beta1.WolConfig, p Params) *rbacv1.ClusterRoleBinding {
 	return &rbacv1.ClusterRoleBinding{
-		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "ClusterRoleBinding"},
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: kindClusterRoleBinding},
 		ObjectMeta: objectMeta(wc, ListenerVMsName(wc), ""),
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ListenerVMsName(wc)},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: kindClusterRole, Name: ListenerVMsName(wc)},
 		Subjects:   listenerSubjects(wc, p),
 	}
 }
@@ -116,9 +125,9 @@ func BuildVMClusterRoleBinding(wc *wolv1beta1.WolConfig, p Params) *rbacv1.Clust
 // WolConfig's scope.
 func BuildVMRoleBinding(wc *wolv1beta1.WolConfig, p Params, namespace string) *rbacv1.RoleBinding {
 	return &rbacv1.RoleBinding{
-		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "RoleBinding"},
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: kindRoleBinding},
 		ObjectMeta: objectMeta(wc, ListenerVMsName(wc), namespace),
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ListenerVMsName(wc)},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: kindClusterRole, Name: ListenerVMsName(wc)},
 		Subjects:   listenerSubjects(wc, p),
 	}
 }
@@ -146,7 +155,7 @@ func SecureOnNamespaces(wc *wolv1beta1.WolConfig, p Params, vmNamespaces []strin
 // by name — no list, no watch, no other Secret.
 func BuildSecureOnRole(wc *wolv1beta1.WolConfig, _ Params, namespace string) *rbacv1.Role {
 	return &rbacv1.Role{
-		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "Role"},
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: kindRole},
 		ObjectMeta: objectMeta(wc, ListenerClusterName(wc), namespace),
 		Rules: []rbacv1.PolicyRule{{
 			APIGroups:     []string{""},
@@ -161,9 +170,9 @@ func BuildSecureOnRole(wc *wolv1beta1.WolConfig, _ Params, namespace string) *rb
 // listener's ServiceAccount (in the operator's namespace).
 func BuildSecureOnRoleBinding(wc *wolv1beta1.WolConfig, p Params, namespace string) *rbacv1.RoleBinding {
 	return &rbacv1.RoleBinding{
-		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "RoleBinding"},
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: kindRoleBinding},
 		ObjectMeta: objectMeta(wc, ListenerClusterName(wc), namespace),
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: ListenerClusterName(wc)},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: kindRole, Name: ListenerClusterName(wc)},
 		Subjects:   listenerSubjects(wc, p),
 	}
 }

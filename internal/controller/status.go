@@ -168,7 +168,7 @@ func sameVMSummary(a, b *wolv1beta1.WolConfigStatus) bool {
 }
 
 func conflictMessage(st *wolv1beta1.WolConfigStatus) string {
-	var parts []string
+	parts := make([]string, 0, len(st.MACConflicts))
 	for _, c := range st.MACConflicts {
 		parts = append(parts, c.MACAddress+" ("+strings.Join(c.VMs, ", ")+")")
 	}

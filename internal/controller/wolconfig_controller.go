@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package controllers reconciles WolConfig objects into the listener
+// Package controller reconciles WolConfig objects into the listener
 // Deployment and everything it needs, and writes their status.
 package controller
 
@@ -213,21 +213,21 @@ func (r *WolConfigReconciler) pruneRBAC(ctx context.Context, a applier, wc *wolv
 		return err
 	}
 	for i := range roles.Items {
-		objs = append(objs, listed{"Role", &roles.Items[i]})
+		objs = append(objs, listed{kindRole, &roles.Items[i]})
 	}
 	bindings := &rbacv1.RoleBindingList{}
 	if err := r.List(ctx, bindings, owned); err != nil {
 		return err
 	}
 	for i := range bindings.Items {
-		objs = append(objs, listed{"RoleBinding", &bindings.Items[i]})
+		objs = append(objs, listed{kindRoleBinding, &bindings.Items[i]})
 	}
 	clusterBindings := &rbacv1.ClusterRoleBindingList{}
 	if err := r.List(ctx, clusterBindings, owned); err != nil {
 		return err
 	}
 	for i := range clusterBindings.Items {
-		objs = append(objs, listed{"ClusterRoleBinding", &clusterBindings.Items[i]})
+		objs = append(objs, listed{kindClusterRoleBinding, &clusterBindings.Items[i]})
 	}
 	var errs []error
 	for _, l := range objs {

@@ -41,6 +41,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -142,7 +143,7 @@ func New(opts Options) (*App, error) {
 	reg := opts.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
-		reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	cfg := rest.CopyConfig(opts.RestConfig)
 	// Each start costs a few requests; client-go's default of 5 per second
@@ -266,13 +267,21 @@ func (a *App) servePackets(ctx context.Context, wc *wolv1beta1.WolConfig) error 
 		lctx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- netns.Run(a.opts.NetNS, func() error { return l.Run(lctx) }) }()
+		// halt stops the packet engine and waits for it to return: nil
+		// once it has served, an error if it failed before serving (entering
+		// the network namespace, binding its sockets).
+		halt := func() {
+			stop()
+			if err := <-done; err != nil {
+				a.log.Error(err, "The packet engine failed while stopping")
+			}
+		}
 
 		restart := false
 		for !restart {
 			select {
 			case <-ctx.Done():
-				stop()
-				<-done
+				halt()
 				return nil
 			case err := <-done:
 				stop()
@@ -312,8 +321,7 @@ func (a *App) servePackets(ctx context.Context, wc *wolv1beta1.WolConfig) error 
 					}
 				default:
 					a.log.Info("Packet settings changed; restarting the packet engine")
-					stop()
-					<-done
+					halt()
 					cfg = next
 					restart = true
 				}

@@ -38,7 +38,7 @@ func TestListenerConfigAllowedSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
+	got := make([]string, 0, len(cfg.AllowedSources.Prefixes))
 	for _, p := range cfg.AllowedSources.Prefixes {
 		got = append(got, p.String())
 	}

@@ -41,7 +41,7 @@ import (
 // for the kubelet's probes, and disclose nothing but ok / not ready.
 func (a *App) newServer(addr string) (*http.Server, error) {
 	mux := http.NewServeMux()
-	var metrics http.Handler = promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})
+	metrics := promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})
 	if !a.opts.InsecureMetrics {
 		// The reviews get a rate limit of their own: requests from the LAN
 		// must not take the API budget of wakes.

@@ -1,5 +1,21 @@
 //go:build linux
 
+/*
+Copyright 2026 The kubevirt-wol Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
 package receiver
 
 import (
@@ -51,7 +67,7 @@ func BenchmarkListenerFlood(b *testing.B) {
 		if err != nil {
 			return err
 		}
-		defer unix.Close(fd)
+		defer func() { _ = unix.Close(fd) }()
 		if err := unix.Connect(fd, &unix.SockaddrInet4{Port: 9, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 			return err
 		}
@@ -141,7 +157,7 @@ func BenchmarkReadPath(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			l, r := newFakeUDP(b)
-			r.fill(0, bc.payload)
+			r.fill(bc.payload)
 			now := time.Now() // one timestamp per received batch, amortised away here
 			r.handle(l, 0, now)
 			b.ReportAllocs()
@@ -185,7 +201,7 @@ func BenchmarkReceiverDrain(b *testing.B) {
 	}); err != nil {
 		b.Fatal(err)
 	}
-	defer unix.Close(sender)
+	defer func() { _ = unix.Close(sender) }()
 
 	var hdrs [64]unix.Mmsghdr
 	var iovs [64]unix.Iovec

@@ -1,9 +1,24 @@
+/*
+Copyright 2026 The kubevirt-wol Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
 package receiver
 
 import (
 	"errors"
 	"fmt"
-	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"math"
 	"net/netip"
 	"slices"
@@ -12,6 +27,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
@@ -174,8 +190,9 @@ type Config struct {
 // DefaultPorts returns the conventional Wake-on-LAN UDP port list, the API's
 // default: {9}.
 func DefaultPorts() []uint16 {
-	var ports []uint16
-	for _, p := range wolv1beta1.DefaultWolPorts() {
+	defaults := wolv1beta1.DefaultWolPorts()
+	ports := make([]uint16, 0, len(defaults))
+	for _, p := range defaults {
 		ports = append(ports, uint16(p))
 	}
 	return ports
@@ -228,86 +245,104 @@ func (c Config) WithDefaults() Config {
 // they mean the default). The returned error joins one error per problem,
 // each naming the field.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
-	}
-
+	var p problems
 	if err := validatePorts(c.Ports); err != nil {
-		errs = append(errs, err)
+		p = append(p, err)
 	}
 	if len(c.Ports) == 0 && !c.Raw {
-		bad("ports", "at least one UDP port is required unless raw mode is enabled")
+		p.add("ports", "at least one UDP port is required unless raw mode is enabled")
 	}
 	switch c.IPv6 {
 	case "", IPv6Auto, IPv6Required, IPv6Disabled:
 	default:
-		bad("ipv6", "must be %q, %q or %q, not %q", IPv6Auto, IPv6Required, IPv6Disabled, c.IPv6)
+		p.add("ipv6", "must be %q, %q or %q, not %q", IPv6Auto, IPv6Required, IPv6Disabled, c.IPv6)
 	}
+	c.validateInterfaces(&p)
+	c.validateAllowedSources(&p)
+	c.validateLimits(&p)
+	return errors.Join(p...)
+}
 
+// problems collects the errors of Validate, one per problem.
+type problems []error
+
+// add records a problem with field.
+func (p *problems) add(field, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+}
+
+// validateInterfaces checks the interfaces and the promiscuous mode, which
+// needs them.
+func (c Config) validateInterfaces(p *problems) {
 	if len(c.Interfaces) > MaxInterfaces {
-		bad("interfaces", "at most %d interfaces, got %d", MaxInterfaces, len(c.Interfaces))
+		p.add("interfaces", "at most %d interfaces, got %d", MaxInterfaces, len(c.Interfaces))
 	}
 	seen := make(map[string]bool, len(c.Interfaces))
 	for i, name := range c.Interfaces {
 		switch {
 		case name == "" || len(name) > maxIfNameLen:
-			bad(fmt.Sprintf("interfaces[%d]", i), "interface name must be 1 to %d characters", maxIfNameLen)
+			p.add(fmt.Sprintf("interfaces[%d]", i), "interface name must be 1 to %d characters", maxIfNameLen)
 		case name == "." || name == ".." || strings.ContainsAny(name, "/: \t\n"):
-			bad(fmt.Sprintf("interfaces[%d]", i), "%q is not a valid interface name", name)
+			p.add(fmt.Sprintf("interfaces[%d]", i), "%q is not a valid interface name", name)
 		case seen[name]:
-			bad(fmt.Sprintf("interfaces[%d]", i), "duplicate interface %q", name)
+			p.add(fmt.Sprintf("interfaces[%d]", i), "duplicate interface %q", name)
 		}
 		seen[name] = true
 	}
 	if c.Promiscuous && !c.Raw {
-		bad("promiscuous", "requires raw mode")
+		p.add("promiscuous", "requires raw mode")
 	}
 	if c.Promiscuous && len(c.Interfaces) == 0 {
-		bad("promiscuous", "requires an explicit interfaces list")
+		p.add("promiscuous", "requires an explicit interfaces list")
 	}
+}
 
+// validateAllowedSources checks the source filter.
+func (c Config) validateAllowedSources(p *problems) {
 	if n := len(c.AllowedSources.Prefixes); n > MaxAllowedSources {
-		bad("allowedSources.cidrs", "at most %d entries, got %d", MaxAllowedSources, n)
+		p.add("allowedSources.cidrs", "at most %d entries, got %d", MaxAllowedSources, n)
 	}
-	for i, p := range c.AllowedSources.Prefixes {
-		if !p.IsValid() {
-			bad(fmt.Sprintf("allowedSources.cidrs[%d]", i), "not a valid IP prefix")
+	for i, prefix := range c.AllowedSources.Prefixes {
+		if !prefix.IsValid() {
+			p.add(fmt.Sprintf("allowedSources.cidrs[%d]", i), "not a valid IP prefix")
 		}
 	}
 	if n := len(c.AllowedSources.MACs); n > MaxAllowedSources {
-		bad("allowedSources.macs", "at most %d entries, got %d", MaxAllowedSources, n)
+		p.add("allowedSources.macs", "at most %d entries, got %d", MaxAllowedSources, n)
 	}
 	for i, m := range c.AllowedSources.MACs {
 		if !m.IsUnicast() {
-			bad(fmt.Sprintf("allowedSources.macs[%d]", i), "%s is not a unicast MAC address", m)
+			p.add(fmt.Sprintf("allowedSources.macs[%d]", i), "%s is not a unicast MAC address", m)
 		}
 	}
+}
 
+// validateLimits checks the dedupe window, the rate limits and the sizes.
+func (c Config) validateLimits(p *problems) {
 	if c.DedupeWindow < 0 || c.DedupeWindow > MaxDedupeWindow {
-		bad("dedupeWindow", "must be between 0 (default %s) and %s, got %s", DefaultDedupeWindow, MaxDedupeWindow, c.DedupeWindow)
+		p.add("dedupeWindow", "must be between 0 (default %s) and %s, got %s",
+			DefaultDedupeWindow, MaxDedupeWindow, c.DedupeWindow)
 	}
 	for _, l := range []struct {
 		name string
 		lim  Limit
 	}{{"sourceLimit", c.SourceLimit}, {"globalLimit", c.GlobalLimit}} {
 		if math.IsNaN(l.lim.Rate) || math.IsInf(l.lim.Rate, 0) || l.lim.Rate < 0 {
-			bad(l.name+".rate", "must be a finite number >= 0, got %v", l.lim.Rate)
+			p.add(l.name+".rate", "must be a finite number >= 0, got %v", l.lim.Rate)
 		}
 		if l.lim.Burst < 0 {
-			bad(l.name+".burst", "must be >= 0, got %d", l.lim.Burst)
+			p.add(l.name+".burst", "must be >= 0, got %d", l.lim.Burst)
 		}
 	}
 	checkRange := func(field string, v, maxV int) {
 		if v < 0 || v > maxV {
-			bad(field, "must be between 0 (default) and %d, got %d", maxV, v)
+			p.add(field, "must be between 0 (default) and %d, got %d", maxV, v)
 		}
 	}
 	checkRange("maxSources", c.MaxSources, MaxSourcesLimit)
 	checkRange("workers", c.Workers, MaxWorkers)
 	checkRange("queueSize", c.QueueSize, MaxQueueSize)
 	checkRange("receiveBufferBytes", c.ReceiveBufferBytes, MaxReceiveBufferBytes)
-	return errors.Join(errs...)
 }
 
 func validatePorts(ports []uint16) error {

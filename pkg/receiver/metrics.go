@@ -1,3 +1,19 @@
+/*
+Copyright 2026 The kubevirt-wol Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
 package receiver
 
 import (
@@ -24,7 +40,9 @@ const (
 	numResults
 )
 
-var resultNames = [numResults]string{"accepted", "invalid", "duplicate", "rate_limited", "queue_full", "filtered", "refused"}
+var resultNames = [numResults]string{
+	"accepted", "invalid", "duplicate", "rate_limited", "queue_full", "filtered", "refused",
+}
 
 // dropReason details why a packet was not delivered (label "reason"). The
 // first values mirror wol.Reason.
@@ -73,6 +91,10 @@ const (
 
 var stageNames = [numStages]string{"bind", "read", "handler"}
 
+// protocolLabel is the label of the series kept per protocol (udp4, udp6,
+// raw).
+const protocolLabel = "protocol"
+
 // metrics holds pre-resolved series so that the hot path is one atomic add.
 type metrics struct {
 	packets [numProtocols][numResults]prometheus.Counter
@@ -87,13 +109,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Name: "wol_packets_total",
 		Help: "Packets received by the Wake-on-LAN listener, by protocol (udp4, udp6, raw) and result " +
 			"(accepted, invalid, duplicate, rate_limited, queue_full, filtered, refused). Every packet is counted once.",
-	}, []string{"protocol", "result"})
+	}, []string{protocolLabel, "result"})
 	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wol_dropped_packets_total",
 		Help: "Packets the Wake-on-LAN listener did not deliver to the wake handler, by protocol and reason " +
 			"(too_short, no_sync, mismatch, bad_target, not_wol_ethertype, duplicate, rate_limit_source, " +
 			"rate_limit_global, queue_full, interface, source).",
-	}, []string{"protocol", "reason"})
+	}, []string{protocolLabel, "reason"})
 	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wol_errors_total",
 		Help: "Errors of the Wake-on-LAN listener by stage (bind, read, handler).",
@@ -101,7 +123,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	sockets := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "wol_listener_sockets",
 		Help: "Sockets the Wake-on-LAN listener has bound and is reading, by protocol (udp4, udp6, raw).",
-	}, []string{"protocol"})
+	}, []string{protocolLabel})
 	queue := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "wol_wake_queue_length",
 		Help: "Admitted wake requests waiting for a worker.",

@@ -1,5 +1,21 @@
 //go:build linux
 
+/*
+Copyright 2026 The kubevirt-wol Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
 package receiver
 
 import (
@@ -232,7 +248,7 @@ func (n *testNet) sendUDP(t testing.TB, r *running, dst netip.AddrPort, payloads
 		if err != nil {
 			return err
 		}
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		return paced(r, start, len(payloads), window, func(i int) error {
 			_, err := c.Write(payloads[i])
 			return err
@@ -260,7 +276,7 @@ func (n *testNet) sendFrames(t testing.TB, r *running, ifname string, frames [][
 		if err != nil {
 			return err
 		}
-		defer unix.Close(fd)
+		defer func() { _ = unix.Close(fd) }()
 		return paced(r, start, len(frames), window, func(i int) error {
 			sa := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6}
 			copy(sa.Addr[:], frames[i][:6])

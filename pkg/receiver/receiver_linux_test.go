@@ -1,5 +1,21 @@
 //go:build linux
 
+/*
+Copyright 2026 The kubevirt-wol Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
 package receiver
 
 import (
@@ -221,6 +237,8 @@ func TestRawVLAN(t *testing.T) {
 // junkPayloads returns varied invalid payloads: random bytes, and near
 // misses for every rejection reason.
 func junkPayloads(rng *rand.Rand, count int) [][]byte {
+	mismatch := wol.AppendMagic(nil, testMAC(9998), nil)
+	mismatch[50] ^= 0x10
 	near := [][]byte{
 		nil,
 		[]byte("hello"),
@@ -228,10 +246,8 @@ func junkPayloads(rng *rand.Rand, count int) [][]byte {
 		wol.AppendMagic(nil, wol.Broadcast, nil),                         // bad target
 		wol.AppendMagic(nil, wol.MAC{0x01, 0, 0x5e, 0, 0, 1}, nil),       // multicast target
 		append(make([]byte, 6), wol.AppendMagic(nil, wol.MAC{}, nil)...), // zero target
+		mismatch, // one repetition of the target differs
 	}
-	mismatch := wol.AppendMagic(nil, testMAC(9998), nil)
-	mismatch[50] ^= 0x10
-	near = append(near, mismatch)
 	out := make([][]byte, count)
 	for i := range out {
 		if i%4 == 0 {
@@ -319,7 +335,7 @@ func TestBindErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer held.Close()
+	defer func() { _ = held.Close() }()
 
 	l, err := New(Config{Ports: []uint16{9, 7}}, newRecorder(), nil)
 	if err != nil {
@@ -440,7 +456,7 @@ func TestReconfigure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer held.Close()
+	defer func() { _ = held.Close() }()
 	err = reconfigure(7, 40008)
 	var be *BindError
 	if !errors.As(err, &be) || be.Port != 40008 {
@@ -493,7 +509,7 @@ func TestInterfaceFilterUDP(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		_, err = c.Write(wol.AppendMagic(nil, testMAC(2), nil))
 		return err
 	})

@@ -1,5 +1,21 @@
 //go:build linux
 
+/*
+Copyright 2026 The kubevirt-wol Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
 package receiver
 
 import (
@@ -164,10 +180,10 @@ func TestReadPathDoesNotAllocate(t *testing.T) {
 	junk := make([]byte, 300)
 	dup := wol.AppendMagic(nil, testMAC(1), nil)
 	now := time.Now()
-	r.fill(0, dup)
+	r.fill(dup)
 	r.handle(l, 0, now) // admitted once; the rest are duplicates
 	for name, payload := range map[string][]byte{"junk": junk, "duplicate": dup} {
-		r.fill(0, payload)
+		r.fill(payload)
 		if n := testing.AllocsPerRun(1000, func() { r.handle(l, 0, now) }); n != 0 {
 			t.Errorf("%s: %v allocations per packet", name, n)
 		}
@@ -194,9 +210,11 @@ func newFakeUDP(tb testing.TB) (*Receiver, fakeUDP) {
 	return l, r
 }
 
-func (r fakeUDP) fill(i int, payload []byte) {
-	copy(r.b.bufs[i][:], payload)
-	r.b.hdrs[i].Len = uint32(len(payload))
+// fill puts payload in the batch's first message, the one r.handle(l, 0,
+// ...) reads.
+func (r fakeUDP) fill(payload []byte) {
+	copy(r.b.bufs[0][:], payload)
+	r.b.hdrs[0].Len = uint32(len(payload))
 }
 
 // Packets from senders outside the allow-list are refused before admission:
@@ -222,7 +240,7 @@ func TestSourceAllowList(t *testing.T) {
 	now := time.Now()
 
 	setSource(netip.MustParseAddr("192.0.2.1"))
-	r.fill(0, pkt)
+	r.fill(pkt)
 	r.handle(l, 0, now)
 	if n := len(l.queue); n != 0 {
 		t.Fatalf("a packet from outside the allow-list was queued")

@@ -34,10 +34,10 @@ func benchMAC(i int) wol.MAC {
 	return wol.MAC{0x52, 0x54, 0x00, byte(i >> 16), byte(i >> 8), byte(i)}
 }
 
-// benchFleet returns n VMs in 10 namespaces, each with one fixed MAC, a
-// second interface without one on every tenth, and a few labels.
-func benchFleet(n int) []*kubevirtv1.VirtualMachine {
-	vms := make([]*kubevirtv1.VirtualMachine, n)
+// benchFleet returns benchVMs VMs in 10 namespaces, each with one fixed
+// MAC, a second interface without one on every tenth, and a few labels.
+func benchFleet() []*kubevirtv1.VirtualMachine {
+	vms := make([]*kubevirtv1.VirtualMachine, benchVMs)
 	for i := range vms {
 		ifs := []iface{{Name: "default", MAC: benchMAC(i).String()}}
 		if i%10 == 0 {
@@ -55,7 +55,7 @@ func benchIndex(b *testing.B) *vmindex.Index {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, vm := range benchFleet(benchVMs) {
+	for _, vm := range benchFleet() {
 		idx.Upsert(vm)
 	}
 	return idx
@@ -98,9 +98,9 @@ func BenchmarkLookup(b *testing.B) {
 // BenchmarkUpsert: the cost of one VM event on an index of 10,000 VMs.
 func BenchmarkUpsert(b *testing.B) {
 	idx := benchIndex(b)
-	fleet := benchFleet(benchVMs)
+	fleet := benchFleet()
 	// A changed VM: its MAC moves to a fresh address and back.
-	moved := benchFleet(benchVMs)
+	moved := benchFleet()
 	for i, vm := range moved {
 		vm.Spec.Template.Spec.Domain.Devices.Interfaces[0].MacAddress = benchMAC(benchVMs + i).String()
 	}
@@ -139,31 +139,24 @@ func BenchmarkUpsert(b *testing.B) {
 // BenchmarkBuild: a full rebuild (Reset or the operator's status pass) of
 // 10,000 VMs, and the heap the index itself holds.
 func BenchmarkBuild(b *testing.B) {
-	fleet := benchFleet(benchVMs)
+	fleet := benchFleet()
 	scope := mustScope(allSpec())
-	b.ReportAllocs()
-	var idx *vmindex.Index
-	for b.Loop() {
-		idx = vmindex.Build(scope, func(yield func(*kubevirtv1.VirtualMachine) bool) {
-			for _, vm := range fleet {
-				if !yield(vm) {
-					return
-				}
-			}
-		})
-	}
-	b.StopTimer()
-	var before, after runtime.MemStats
-	idx = nil
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	idx = vmindex.Build(scope, func(yield func(*kubevirtv1.VirtualMachine) bool) {
+	all := func(yield func(*kubevirtv1.VirtualMachine) bool) {
 		for _, vm := range fleet {
 			if !yield(vm) {
 				return
 			}
 		}
-	})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		vmindex.Build(scope, all)
+	}
+	b.StopTimer()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	idx := vmindex.Build(scope, all)
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "index-MiB")

@@ -35,9 +35,9 @@ import (
 // update (nothing the index uses changed), a label change, and a MAC change;
 // each op is one event. Reported: ns/event. Run with -cpu 1.
 func BenchmarkIndexEvent(b *testing.B) {
-	fleet := benchFleet(benchVMs)
-	relabelled := benchFleet(benchVMs)
-	moved := benchFleet(benchVMs)
+	fleet := benchFleet()
+	relabelled := benchFleet()
+	moved := benchFleet()
 	for i := range benchVMs {
 		relabelled[i].Labels["tier"] = fmt.Sprint((i + 1) % 3)
 		moved[i].Spec.Template.Spec.Domain.Devices.Interfaces[0].MacAddress = benchMAC(benchVMs + i).String()

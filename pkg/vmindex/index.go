@@ -72,7 +72,7 @@ type Index struct {
 }
 
 // NewIndex returns an empty index for scope (not nil). If reg is not nil the index
-// registers and maintains the gauges documented in docs/vmindex.md on it
+// registers and maintains the gauges documented in docs/metrics.md on it
 // (reusing collectors already registered there by an earlier index).
 func NewIndex(scope *Scope, reg prometheus.Registerer) (*Index, error) {
 	m, err := newMetrics(reg)

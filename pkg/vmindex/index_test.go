@@ -360,8 +360,9 @@ func TestIncrementalMatchesRebuild(t *testing.T) {
 				idx.Delete(key)
 				delete(live, key)
 			} else {
-				var ifs []iface
-				for i := range rng.IntN(3) {
+				n := rng.IntN(3)
+				ifs := make([]iface, 0, n)
+				for i := range n {
 					mac := ""
 					if rng.IntN(4) != 0 {
 						mac = fmt.Sprintf("52:54:00:00:00:%02x", 1+rng.IntN(5)) // few MACs: many conflicts

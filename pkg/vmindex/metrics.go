@@ -22,7 +22,7 @@ import (
 	"github.com/gpillon/kubevirt-wol/pkg/promreg"
 )
 
-// Every metric of this package is documented in docs/vmindex.md. None has a
+// Every metric of this package is documented in docs/metrics.md. None has a
 // label: no MAC address or VirtualMachine name is ever a label.
 
 type metrics struct {
@@ -39,7 +39,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		managed: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "wol_managed_vms",
-			Help: "VirtualMachines a magic packet can wake: in scope, with a fixed MAC address that no other VirtualMachine in scope claims.",
+			Help: "VirtualMachines a magic packet can wake: " +
+				"in scope, with a fixed MAC address that no other VirtualMachine in scope claims.",
 		}),
 		conflicts: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "wol_vm_mac_conflicts",
@@ -47,7 +48,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		notWakeable: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "wol_vms_without_fixed_mac",
-			Help: "VirtualMachines in scope that cannot be woken because none of their interfaces has a valid fixed MAC address.",
+			Help: "VirtualMachines in scope that cannot be woken " +
+				"because none of their interfaces has a valid fixed MAC address.",
 		}),
 		missing: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "wol_explicit_mappings_missing_vm",

@@ -75,7 +75,7 @@ var _ = BeforeSuite(func() {
 })
 
 func testLog() logr.Logger {
-	return funcr.New(func(prefix, args string) { fmt.Fprintln(GinkgoWriter, prefix, args) }, funcr.Options{Verbosity: 1})
+	return funcr.New(func(prefix, args string) { GinkgoWriter.Println(prefix, args) }, funcr.Options{Verbosity: 1})
 }
 
 // newNamespace creates a namespace with a unique name.

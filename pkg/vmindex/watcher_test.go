@@ -18,7 +18,6 @@ package vmindex_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -63,7 +62,7 @@ func startWatcher(spec wolv1beta1.WolConfigSpec) running {
 	})
 	start := time.Now()
 	Eventually(w.HasSynced).WithTimeout(10 * time.Second).Should(BeTrue())
-	fmt.Fprintln(GinkgoWriter, "watcher synchronised in", time.Since(start))
+	GinkgoWriter.Println("watcher synchronised in", time.Since(start))
 	return running{w: w, idx: idx, reg: reg}
 }
 

@@ -65,7 +65,7 @@ func (w *Watcher) reconcile(scope *Scope) {
 	w.log.Info("VM index scope set", "mode", scope.Mode(), "namespaces", scope.Namespaces(),
 		"allNamespaces", scope.AllNamespaces(), "resync", scope.Resync())
 
-	var syncs []cache.InformerSynced
+	syncs := make([]cache.InformerSynced, 0, len(desired))
 	for ns := range desired {
 		syncs = append(syncs, w.watches[ns].handler.HasSynced)
 	}

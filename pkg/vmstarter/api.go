@@ -25,7 +25,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kubevirtv1 "kubevirt.io/api/core/v1"
 )
 
 // probeTimeout bounds one discovery request: a probe that gets no answer in
@@ -46,21 +45,22 @@ func (p *probe) invalidate() {
 	p.mu.Unlock()
 }
 
-// path returns how to act on vm now: the subresource API or direct patches.
-func (s *Starter) path(ctx context.Context, _ *kubevirtv1.VirtualMachine) (Path, error) {
+// path returns how to act on a VirtualMachine now: the subresource API or
+// direct patches.
+func (s *Starter) path(ctx context.Context) Path {
 	switch APIMode(s.api.Load()) {
 	case APISubresource:
-		return PathSubresource, nil
+		return PathSubresource
 	case APIDirect:
-		return PathDirect, nil
+		return PathDirect
 	}
 	registered, err := s.registered(ctx)
 	if err != nil || registered {
 		// No answer is not "not registered": use the API, whose own errors
 		// are retried.
-		return PathSubresource, nil
+		return PathSubresource
 	}
-	return PathDirect, nil
+	return PathDirect
 }
 
 // SubresourcesServed reports whether the starter currently believes the
@@ -68,8 +68,7 @@ func (s *Starter) path(ctx context.Context, _ *kubevirtv1.VirtualMachine) (Path,
 // last answer is stale). With APIDirect or APISubresource it reports the
 // forced choice.
 func (s *Starter) SubresourcesServed() bool {
-	p, _ := s.path(context.Background(), nil)
-	return p == PathSubresource
+	return s.path(context.Background()) == PathSubresource
 }
 
 // registered probes discovery for KubeVirt's subresource API:

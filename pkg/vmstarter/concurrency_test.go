@@ -139,7 +139,7 @@ var _ = Describe("Concurrent starts", func() {
 				summary := fmt.Sprintf("%s: %d rounds × %d starters: %d started (%d extra requests virt-api accepted for Manual VMs), "+
 					"%d already starting after a lost race, %d already starting at first read; %d lost races (retry metric %v)",
 					api, rounds, replicas, started, extra, startingAfterConflict, startingAtFirstRead, conflicts, conflictMetric)
-				fmt.Fprintln(GinkgoWriter, summary)
+				GinkgoWriter.Println(summary)
 				AddReportEntry("concurrency "+api.String(), summary)
 
 				Expect(started).To(Equal(rounds + extra))

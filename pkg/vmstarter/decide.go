@@ -45,7 +45,7 @@ func (a Action) String() string {
 	if int(a) < len(actionNames) {
 		return actionNames[a]
 	}
-	return "unknown"
+	return unknown
 }
 
 // Decision is the result of [Decide].
@@ -108,7 +108,8 @@ func Decide(vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.VirtualMachineInstanc
 		}
 	}
 	if vmCondition(vm, kubevirtv1.VirtualMachineManualRecoveryRequired) {
-		return refuse(ReasonManualRecoveryRequired, "the VirtualMachine needs manual recovery (condition ManualRecoveryRequired)")
+		return refuse(ReasonManualRecoveryRequired,
+			"the VirtualMachine needs manual recovery (condition ManualRecoveryRequired)")
 	}
 	if last, ok := lastRequest(vm); ok && last == kubevirtv1.StartRequest {
 		return none(AlreadyStarting, "a start request is already pending")
@@ -121,7 +122,8 @@ func Decide(vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.VirtualMachineInstanc
 			// virt-api answers 409 ("does not support starting VM from
 			// failed state"), but virt-controller restarts such a
 			// VirtualMachine by itself: it is starting.
-			return none(AlreadyStarting, "run strategy RerunOnFailure: KubeVirt restarts the VirtualMachine after its failed run by itself")
+			return none(AlreadyStarting,
+				"run strategy RerunOnFailure: KubeVirt restarts the VirtualMachine after its failed run by itself")
 		}
 		return Decision{Action: ActionStart}
 	case kubevirtv1.RunStrategyAlways:
@@ -133,9 +135,11 @@ func Decide(vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.VirtualMachineInstanc
 		return refuse(ReasonOnceCompleted, "run strategy Once: the VirtualMachine has already run")
 	case kubevirtv1.RunStrategyWaitAsReceiver:
 		if vmi == nil {
-			return none(AlreadyStarting, "run strategy WaitAsReceiver: KubeVirt creates the instance that receives the migration by itself")
+			return none(AlreadyStarting,
+				"run strategy WaitAsReceiver: KubeVirt creates the instance that receives the migration by itself")
 		}
-		return refuse(ReasonWaitAsReceiver, "run strategy WaitAsReceiver: the VirtualMachine waits for an incoming migration")
+		return refuse(ReasonWaitAsReceiver,
+			"run strategy WaitAsReceiver: the VirtualMachine waits for an incoming migration")
 	default:
 		return refuse(ReasonInvalidRunStrategy, "unknown run strategy "+string(rs))
 	}
@@ -148,7 +152,11 @@ func refuse(r Reason, msg string) Decision {
 }
 
 // isStopping reports whether KubeVirt is stopping vm (see Decide).
-func isStopping(vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.VirtualMachineInstance, rs kubevirtv1.VirtualMachineRunStrategy) bool {
+func isStopping(
+	vm *kubevirtv1.VirtualMachine,
+	vmi *kubevirtv1.VirtualMachineInstance,
+	rs kubevirtv1.VirtualMachineRunStrategy,
+) bool {
 	if last, ok := lastRequest(vm); ok && last == kubevirtv1.StopRequest {
 		return true
 	}

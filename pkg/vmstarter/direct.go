@@ -30,7 +30,11 @@ import (
 // startDirect starts vm by patching it (package direct): only where
 // KubeVirt's subresource API is not registered and the WolConfig opts in
 // (APIFallback), or when forced (APIDirect).
-func (s *Starter) startDirect(ctx context.Context, vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.VirtualMachineInstance) (Outcome, error) {
+func (s *Starter) startDirect(
+	ctx context.Context,
+	vm *kubevirtv1.VirtualMachine,
+	vmi *kubevirtv1.VirtualMachineInstance,
+) (Outcome, error) {
 	err := direct.Start(ctx, s.client, vm, vmi, s.opts.FieldManager)
 	switch {
 	case err == nil:

@@ -22,7 +22,7 @@ import (
 	"github.com/gpillon/kubevirt-wol/pkg/promreg"
 )
 
-// Every metric of this package is documented in docs/starting-vms.md. Label
+// Every metric of this package is documented in docs/metrics.md. Label
 // values come from fixed sets; no VM name or address is ever a label.
 
 // retry is why a Start call evaluated the VirtualMachine again (label
@@ -47,17 +47,19 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	started := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wol_vm_started_total",
-		Help: "VirtualMachines started by a magic packet: start requests this listener made and KubeVirt accepted, by path (subresource, direct). " +
-			"A VirtualMachine that was already running or starting is not counted.",
+		Help: "VirtualMachines started by a magic packet: start requests this listener made and KubeVirt accepted, " +
+			"by path (subresource, direct). A VirtualMachine that was already running or starting is not counted.",
 	}, []string{"path"})
 	outcomes := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wol_vm_start_outcomes_total",
-		Help: "Wake requests handled by the VM starter, by outcome (started, unpaused, already_running, already_starting, refused, not_found, failed).",
+		Help: "Wake requests handled by the VM starter, by outcome " +
+			"(started, unpaused, already_running, already_starting, refused, not_found, failed).",
 	}, []string{"outcome"})
 	retries := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wol_vm_start_retries_total",
-		Help: "Times the VM starter evaluated a VirtualMachine again, by reason (conflict: lost a race with another writer; " +
-			"stopping: waited for a stopping VirtualMachine; transient: transient API error).",
+		Help: "Times the VM starter evaluated a VirtualMachine again, by reason " +
+			"(conflict: lost a race with another writer; stopping: waited for a stopping VirtualMachine; " +
+			"transient: transient API error).",
 	}, []string{"reason"})
 	if reg != nil {
 		var err error

@@ -21,6 +21,10 @@ import (
 	"time"
 )
 
+// unknown is what the String methods of this package return for a value
+// outside their type's set.
+const unknown = "unknown"
+
 // Outcome is what a call to [Starter.Start] did. String gives the value of
 // the "outcome" metric label.
 type Outcome uint8
@@ -54,7 +58,7 @@ const (
 )
 
 var outcomeNames = [numOutcomes]string{
-	"unknown", "started", "unpaused", "already_running", "already_starting", "refused", "not_found", "failed",
+	unknown, "started", "unpaused", "already_running", "already_starting", "refused", "not_found", "failed",
 }
 
 // String returns "started", "unpaused", "already_running",
@@ -138,7 +142,7 @@ func (p Path) String() string {
 	if int(p) < len(pathNames) {
 		return pathNames[p]
 	}
-	return "unknown"
+	return unknown
 }
 
 // Result describes one call to [Starter.Start].
@@ -170,7 +174,8 @@ var (
 	// ErrSubresourceNotServed: KubeVirt's subresource API is not registered,
 	// and direct patches are not allowed.
 	ErrSubresourceNotServed = errors.New("KubeVirt's subresource API (" + SubresourceGroupVersion +
-		") is not registered on this cluster; set the WolConfig's spec.directPatchFallback to start VirtualMachines by patching them")
+		") is not registered on this cluster; " +
+		"set the WolConfig's spec.directPatchFallback to start VirtualMachines by patching them")
 	// ErrTooManyConflicts: the start lost too many races in a row.
 	ErrTooManyConflicts = errors.New("too many conflicting writes")
 )

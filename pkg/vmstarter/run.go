@@ -101,11 +101,7 @@ func (s *Starter) run(ctx context.Context, key types.NamespacedName, res *Result
 			continue
 		}
 
-		path, err := s.path(ctx, vm)
-		if err != nil {
-			res.Reason = ReasonSubresourceNotServed
-			return vm, err
-		}
+		path := s.path(ctx)
 		var out Outcome
 		if d.Action == ActionUnpause {
 			out, err = s.unpause(ctx, vmi, path)
@@ -117,7 +113,8 @@ func (s *Starter) run(ctx context.Context, key types.NamespacedName, res *Result
 			res.Outcome, res.Path = out, path
 			if out == Refused {
 				res.Path, res.Reason = PathNone, ReasonUnpauseUnavailable
-				res.Message = "the VirtualMachine is paused, and KubeVirt's subresource API, needed to unpause it, is not registered"
+				res.Message = "the VirtualMachine is paused, and KubeVirt's subresource API, " +
+					"needed to unpause it, is not registered"
 			}
 			return vm, nil
 		case errors.Is(err, errMaybeLostRace):
@@ -158,7 +155,8 @@ func (a *attempt) judgeRefusal(vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.Vi
 	}
 	if apierrors.IsInternalError(r.cause) {
 		if a.serverErr++; a.serverErr <= a.s.opts.MaxRetries {
-			a.s.log.Info("KubeVirt answered a server error, retrying", "vm", a.key, "attempt", a.serverErr, "error", r.err.Error())
+			a.s.log.Info("KubeVirt answered a server error, retrying",
+				"vm", a.key, "attempt", a.serverErr, "error", r.err.Error())
 			return nil
 		}
 	}
@@ -260,7 +258,10 @@ var (
 	errAPIGone = errors.New("subresource API not registered")
 )
 
-func (s *Starter) read(ctx context.Context, key types.NamespacedName) (*kubevirtv1.VirtualMachine, *kubevirtv1.VirtualMachineInstance, error) {
+func (s *Starter) read(
+	ctx context.Context,
+	key types.NamespacedName,
+) (*kubevirtv1.VirtualMachine, *kubevirtv1.VirtualMachineInstance, error) {
 	kv := s.client
 	// The two reads are independent: issue them together, so a wake costs
 	// one round trip before its write instead of two. They were never
@@ -289,7 +290,12 @@ func (s *Starter) read(ctx context.Context, key types.NamespacedName) (*kubevirt
 }
 
 // start starts vm through path.
-func (s *Starter) start(ctx context.Context, vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.VirtualMachineInstance, path Path) (Outcome, error) {
+func (s *Starter) start(
+	ctx context.Context,
+	vm *kubevirtv1.VirtualMachine,
+	vmi *kubevirtv1.VirtualMachineInstance,
+	path Path,
+) (Outcome, error) {
 	if path == PathDirect {
 		return s.startDirect(ctx, vm, vmi)
 	}

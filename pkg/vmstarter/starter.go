@@ -221,7 +221,7 @@ func (m APIMode) String() string {
 	case APIDirect:
 		return "direct"
 	}
-	return "unknown"
+	return unknown
 }
 
 // Start makes sure the VirtualMachine key runs, on behalf of a magic packet
@@ -278,7 +278,13 @@ func (s *Starter) leave(key types.NamespacedName) {
 }
 
 // report counts, logs and records the event for one Start call.
-func (s *Starter) report(key types.NamespacedName, vm *kubevirtv1.VirtualMachine, origin Origin, res Result, err error) {
+func (s *Starter) report(
+	key types.NamespacedName,
+	vm *kubevirtv1.VirtualMachine,
+	origin Origin,
+	res Result,
+	err error,
+) {
 	s.m.outcomes[res.Outcome].Inc()
 	log := s.log.WithValues("vm", key, "origin", origin.String(), "outcome", res.Outcome.String(),
 		"attempts", res.Attempts, "conflicts", res.Conflicts)
@@ -294,7 +300,8 @@ func (s *Starter) report(key types.NamespacedName, vm *kubevirtv1.VirtualMachine
 		s.event(vm, corev1.EventTypeNormal, EventReasonWoken, "Started by "+from+", "+how)
 	case Unpaused:
 		log.Info("VM unpaused")
-		s.event(vm, corev1.EventTypeNormal, EventReasonUnpaused, "Unpaused by "+from+", through KubeVirt's unpause subresource")
+		s.event(vm, corev1.EventTypeNormal, EventReasonUnpaused,
+			"Unpaused by "+from+", through KubeVirt's unpause subresource")
 	case Refused:
 		log.Info("wake refused", "reason", string(res.Reason), "detail", res.Message)
 		s.event(vm, corev1.EventTypeWarning, EventReasonRefused,

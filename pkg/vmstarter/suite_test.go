@@ -144,7 +144,7 @@ var _ = ReportAfterEach(func(report SpecReport) {
 // testLog sends the starter's logs to the Ginkgo writer (shown on failure or
 // with -v).
 func testLog() logr.Logger {
-	return funcr.New(func(prefix, args string) { fmt.Fprintln(GinkgoWriter, prefix, args) }, funcr.Options{Verbosity: 1})
+	return funcr.New(func(prefix, args string) { GinkgoWriter.Println(prefix, args) }, funcr.Options{Verbosity: 1})
 }
 
 // newStarter returns a starter acting as cfg (listenerCfg or directCfg).
@@ -173,7 +173,7 @@ func uniqueName(prefix string) string {
 }
 
 // createVM creates vm and deletes it after the spec.
-func createVM(ctx context.Context, vm *kubevirtv1.VirtualMachine) *kubevirtv1.VirtualMachine {
+func createVM(ctx context.Context, vm *kubevirtv1.VirtualMachine) {
 	GinkgoHelper()
 	vms := adminKV.KubevirtV1().VirtualMachines(vm.Namespace)
 	created, err := vms.Create(ctx, vm, metav1.CreateOptions{})
@@ -182,7 +182,6 @@ func createVM(ctx context.Context, vm *kubevirtv1.VirtualMachine) *kubevirtv1.Vi
 		releasePods(ctx, created.Name)
 		Expect(client404(vms.Delete(ctx, created.Name, metav1.DeleteOptions{}))).To(Succeed())
 	})
-	return created
 }
 
 func client404(err error) error {
@@ -196,7 +195,7 @@ func client404(err error) error {
 func eventReasons(ctx context.Context, name string) []string {
 	list, err := adminCS.CoreV1().Events(vmNamespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + name})
 	Expect(err).NotTo(HaveOccurred())
-	var out []string
+	out := make([]string, 0, len(list.Items))
 	for _, e := range list.Items {
 		out = append(out, e.Reason)
 	}

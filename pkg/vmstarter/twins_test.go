@@ -190,8 +190,12 @@ func does(s, instance string) effect { return effect{strategy: s, instance: inst
 
 // rows is the table, every reachable cell.
 var rows = func() []row {
-	var out []row
-	for _, s := range []strategy{sHalted, sRunningFalse} {
+	halted := []strategy{sHalted, sRunningFalse}
+	others := []strategy{sManual, sRerunOnFailure, sAlways, sOnce, sWaitAsReceiver}
+	// Two rows for each halted strategy, four for each other one, then the
+	// rows of single strategies.
+	out := make([]row, 0, 2*len(halted)+4*len(others))
+	for _, s := range halted {
 		startedAs := "Always"
 		if s.running != nil {
 			startedAs = "running: true"
@@ -201,7 +205,7 @@ var rows = func() []row {
 			row{strategy: s, state: stStopping, ours: started, oursDoes: does(startedAs, "new"), virtctl: isRunning, kvDoes: does(s.name, "none"), why: whyWaitForStop},
 		)
 	}
-	for _, s := range []strategy{sManual, sRerunOnFailure, sAlways, sOnce, sWaitAsReceiver} {
+	for _, s := range others {
 		n := s.name
 		out = append(out,
 			row{strategy: s, state: stScheduling, ours: starting, oursDoes: does(n, "kept"), virtctl: isRunning, kvDoes: does(n, "kept")},

@@ -124,7 +124,9 @@ const (
 	numRefusals
 )
 
-var refusalNames = [numRefusals]string{"", "password_missing", "password_wrong", "password_unavailable", "password_invalid"}
+var refusalNames = [numRefusals]string{
+	"", "password_missing", "password_wrong", "password_unavailable", "password_invalid",
+}
 
 // Options configure a Handler.
 type Options struct {
@@ -168,22 +170,30 @@ func New(opts Options) (*Handler, error) {
 		return nil, errors.New("wake: a Resolver, a Starter and a SecretReader are required")
 	}
 	if opts.SecretBackoff.Duration == 0 {
-		opts.SecretBackoff = wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Cap: 2 * time.Second, Steps: 1 << 30}
+		opts.SecretBackoff = wait.Backoff{
+			Duration: 100 * time.Millisecond,
+			Factor:   2,
+			Cap:      2 * time.Second,
+			Steps:    1 << 30,
+		}
 	}
 	lookups := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wol_wake_lookups_total",
 		Help: "Admitted wakes by the result of looking their target MAC up in the VM index: " +
-			"found, not_found, conflict (several VMs have the MAC) or mapped_vm_missing (Explicit mapping to a VM that does not exist).",
+			"found, not_found, conflict (several VMs have the MAC) " +
+			"or mapped_vm_missing (Explicit mapping to a VM that does not exist).",
 	}, []string{"result"})
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wol_wakes_refused_total",
-		Help: "Wakes for a VM that requires a SecureOn password, refused by reason: password_missing (the packet has none), " +
-			"password_wrong, password_unavailable (the Secret or key cannot be read), password_invalid (not 4 or 6 bytes).",
+		Help: "Wakes for a VM that requires a SecureOn password, refused by reason: " +
+			"password_missing (the packet has none), password_wrong, " +
+			"password_unavailable (the Secret or key cannot be read), password_invalid (not 4 or 6 bytes).",
 	}, []string{"reason"})
 	expired := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "wol_wakes_expired_total",
 		Help: "Wakes abandoned because their deadline (spec.wakeDeadlineSeconds after the packet was received) passed " +
-			"before the VM could be started, typically while the API server or virt-api was unreachable, or the VM still stopping.",
+			"before the VM could be started, " +
+			"typically while the API server or virt-api was unreachable, or the VM still stopping.",
 	})
 	if opts.Registerer != nil {
 		var err error
@@ -294,18 +304,21 @@ func (h *Handler) checkSecureOn(ctx context.Context, t vmindex.Target, w *receiv
 	case apierrors.IsNotFound(err):
 		return refusedUnavailable, fmt.Errorf("secret %s/%s does not exist", namespace, wolv1beta1.SecureOnSecretName)
 	case apierrors.IsForbidden(err):
-		return refusedUnavailable, fmt.Errorf("reading secret %s/%s is not allowed (the operator grants it once it sees the VM): %w",
+		return refusedUnavailable, fmt.Errorf(
+			"reading secret %s/%s is not allowed (the operator grants it once it sees the VM): %w",
 			namespace, wolv1beta1.SecureOnSecretName, err)
 	case err != nil:
 		return refusedNone, err
 	}
 	value, ok := secret.Data[key]
 	if !ok {
-		return refusedUnavailable, fmt.Errorf("secret %s/%s has no key %q", namespace, wolv1beta1.SecureOnSecretName, key)
+		return refusedUnavailable, fmt.Errorf("secret %s/%s has no key %q",
+			namespace, wolv1beta1.SecureOnSecretName, key)
 	}
 	want, err := wol.ParsePassword(value)
 	if err != nil {
-		return refusedInvalid, fmt.Errorf("key %q of secret %s/%s: %w", key, namespace, wolv1beta1.SecureOnSecretName, err)
+		return refusedInvalid, fmt.Errorf("key %q of secret %s/%s: %w",
+			key, namespace, wolv1beta1.SecureOnSecretName, err)
 	}
 	switch {
 	case want.Matches(&w.Packet):
@@ -344,22 +357,22 @@ func (h *Handler) refuse(w receiver.Wake, t vmindex.Target, r refusal, err error
 		"protocol", w.Origin.Protocol.String(), "port", w.Origin.Port, "source", sourceOf(w.Origin),
 		"passwordLength", int(w.PasswordLen)}
 	var eventReason, msg string
-	from := OriginOf(w.Origin).String()
+	wasRefused := "A Wake-on-LAN magic packet from " + OriginOf(w.Origin).String() + " was refused: "
 	switch r {
 	case refusedMissing:
 		h.log.Info("Wake refused", kv...)
-		eventReason, msg = EventReasonSecureOnRefused, "A Wake-on-LAN magic packet from "+from+" was refused: it carries no SecureOn password"
+		eventReason, msg = EventReasonSecureOnRefused, wasRefused+"it carries no SecureOn password"
 	case refusedWrong:
 		h.log.Info("Wake refused", kv...)
-		eventReason, msg = EventReasonSecureOnRefused, "A Wake-on-LAN magic packet from "+from+" was refused: wrong SecureOn password"
+		eventReason, msg = EventReasonSecureOnRefused, wasRefused+"wrong SecureOn password"
 	case refusedUnavailable:
 		h.log.Error(err, "Wake refused", kv...)
 		eventReason = EventReasonSecureOnUnavailable
-		msg = "A Wake-on-LAN magic packet from " + from + " was refused: the SecureOn password this VM requires cannot be read: " + err.Error()
+		msg = wasRefused + "the SecureOn password this VM requires cannot be read: " + err.Error()
 	case refusedInvalid:
 		h.log.Error(err, "Wake refused", kv...)
 		eventReason = EventReasonSecureOnInvalid
-		msg = "A Wake-on-LAN magic packet from " + from + " was refused: the SecureOn password this VM requires is invalid: " + err.Error()
+		msg = wasRefused + "the SecureOn password this VM requires is invalid: " + err.Error()
 	}
 	if h.opts.Events != nil {
 		h.opts.Events.Event(&corev1.ObjectReference{

@@ -89,13 +89,14 @@ func BenchmarkFlood(b *testing.B) {
 	netlab.Require(b, "this benchmark")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, cfg := startEnv(b, true)
+	cfg := startEnv(b, true)
 	c := newClients(b, fixtureConfig(cfg))
 	nsPath := nodeNetNS(b)
 
 	dupMAC := benchMAC(0xd0, 1)
 	c.namespaces(b, ctx, "flood-dup", "flood-valid")
-	vms := []*kubevirtv1.VirtualMachine{benchVM("flood-dup", "dup", dupMAC, nil)}
+	vms := make([]*kubevirtv1.VirtualMachine, 0, 1+floodRounds)
+	vms = append(vms, benchVM("flood-dup", "dup", dupMAC, nil))
 	for r := range floodRounds {
 		vms = append(vms, benchVM("flood-valid", fmt.Sprintf("valid-%d", r), benchMAC(0xd1, r), nil))
 	}
@@ -124,7 +125,7 @@ func BenchmarkFlood(b *testing.B) {
 			if err != nil {
 				return err
 			}
-			defer unix.Close(fd)
+			defer func() { _ = unix.Close(fd) }()
 			if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: src}); err != nil {
 				return err
 			}
@@ -206,7 +207,9 @@ func BenchmarkFlood(b *testing.B) {
 			cpuNs:   float64(cpu) / (c1 - c0),
 		}
 	}
-	var bareMax, listenerMax, paced []result
+	bareMax := make([]result, 0, floodRounds)
+	listenerMax := make([]result, 0, floodRounds)
+	paced := make([]result, 0, floodRounds)
 	for r := range floodRounds {
 		bareMax = append(bareMax, phase(floodBarePort, 0, bare.count, nil))
 		listenerMax = append(listenerMax, phase(floodPort, 0, processed, nil))
@@ -220,7 +223,7 @@ func BenchmarkFlood(b *testing.B) {
 			paced[r].offered, paced[r].rate, paced[r].dropPct)
 	}
 	field := func(rs []result, f func(result) float64) float64 {
-		var xs []float64
+		xs := make([]float64, 0, len(rs))
 		for _, r := range rs {
 			xs = append(xs, f(r))
 		}

@@ -41,7 +41,6 @@ import (
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"kubevirt.io/client-go/kubevirt"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
@@ -56,8 +55,9 @@ import (
 // startEnv starts kube-apiserver and etcd with the project's and KubeVirt's
 // CRDs and, withKubeVirt, real virt-api and virt-controller (so that VMs
 // are admitted by KubeVirt's webhooks and started through its subresource
-// API); they are stopped when the benchmark ends.
-func startEnv(b *testing.B, withKubeVirt bool) (*envtest.Environment, *rest.Config) {
+// API); they are stopped when the benchmark ends. It returns the admin
+// configuration.
+func startEnv(b *testing.B, withKubeVirt bool) *rest.Config {
 	b.Helper()
 	opts := testenv.Options{}
 	var kv *kubevirtcp.ControlPlane
@@ -79,7 +79,7 @@ func startEnv(b *testing.B, withKubeVirt bool) (*envtest.Environment, *rest.Conf
 		}
 		b.Cleanup(kv.Stop)
 	}
-	return env, cfg
+	return cfg
 }
 
 // fixtureConfig is cfg without client-side rate limiting, for creating the
@@ -166,7 +166,7 @@ func createVMs(b *testing.B, ctx context.Context, kv kubevirt.Interface, vms []*
 // level, as in production, written to io.Discard, or to stderr when
 // WOLBENCH_LOG is set.
 func benchLogger() logr.Logger {
-	var w io.Writer = io.Discard
+	w := io.Discard
 	if os.Getenv("WOLBENCH_LOG") != "" {
 		w = os.Stderr
 	}
@@ -202,8 +202,8 @@ func procStatusKiB(pid int, field string) (float64, error) {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			f := strings.Fields(rest)
+		if value, ok := strings.CutPrefix(line, field+":"); ok {
+			f := strings.Fields(value)
 			if len(f) == 0 {
 				break
 			}
@@ -286,7 +286,12 @@ func runApp(b *testing.B, opts listenerapp.Options) *listenerapp.App {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
-	b.Cleanup(func() { cancel(); <-done })
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	})
 	if !waitFor(30*time.Second, 10*time.Millisecond, app.Ready) {
 		b.Fatal("listener not ready within 30s")
 	}

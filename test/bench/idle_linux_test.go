@@ -88,7 +88,7 @@ const (
 func BenchmarkIdleCost(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, cfg := startEnv(b, false)
+	cfg := startEnv(b, false)
 	admin := crClient(b, cfg)
 	c := newClients(b, fixtureConfig(cfg))
 	fast := crClient(b, fixtureConfig(cfg))

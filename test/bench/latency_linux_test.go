@@ -82,13 +82,14 @@ func BenchmarkWakeLatency(b *testing.B) {
 	netlab.Require(b, "this benchmark")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, cfg := startEnv(b, true)
+	cfg := startEnv(b, true)
 	c := newClients(b, fixtureConfig(cfg))
 	nsPath := nodeNetNS(b)
 
 	n := latencyWakes + latencyWarmup
 	c.namespaces(b, ctx, "lat-wake", "lat-bare")
-	var vms, bareVMs []*kubevirtv1.VirtualMachine
+	vms := make([]*kubevirtv1.VirtualMachine, 0, n)
+	bareVMs := make([]*kubevirtv1.VirtualMachine, 0, n)
 	for i := range n {
 		vms = append(vms, benchVM("lat-wake", fmt.Sprintf("wake-%04d", i), benchMAC(0xa1, i), nil))
 		bareVMs = append(bareVMs, benchVM("lat-bare", fmt.Sprintf("bare-%04d", i), benchMAC(0xa2, i), nil))

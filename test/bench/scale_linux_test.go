@@ -78,7 +78,7 @@ func BenchmarkScale(b *testing.B) {
 		b.Fatalf("%s is missing: run `make build-bin` first (%v)", bin, err)
 	}
 	ctx := context.Background()
-	_, cfg := startEnv(b, false)
+	cfg := startEnv(b, false)
 	c := newClients(b, fixtureConfig(cfg))
 	kubeconfig := writeKubeconfig(b, cfg)
 	for n := range scaleNamespaces {
@@ -105,7 +105,7 @@ func BenchmarkScale(b *testing.B) {
 			}
 			created = size
 
-			var lists []float64
+			lists := make([]float64, 0, scaleRuns)
 			for range scaleRuns {
 				start := time.Now()
 				list, err := c.kv.KubevirtV1().VirtualMachines("").List(ctx, metav1.ListOptions{})
@@ -117,7 +117,8 @@ func BenchmarkScale(b *testing.B) {
 					b.Fatalf("listed %d VMs, want %d", len(list.Items), size)
 				}
 			}
-			var syncs, rss, anon, file, peak, heap []float64
+			perRun := func() []float64 { return make([]float64, 0, scaleRuns) }
+			syncs, rss, anon, file, peak, heap := perRun(), perRun(), perRun(), perRun(), perRun(), perRun()
 			for run := range scaleRuns {
 				r := runListener(b, bin, kubeconfig, size)
 				syncs, rss, peak, heap = append(syncs, r.sync), append(rss, r.rss), append(peak, r.peak), append(heap, r.heap)
@@ -149,7 +150,7 @@ func runListener(b *testing.B, bin, kubeconfig string, vms int) listenerRun {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer logFile.Close()
+	defer func() { _ = logFile.Close() }()
 	cmd := exec.Command(bin, "--wolconfig=scale", "--node-name=bench", "--insecure-metrics",
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", port))
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
@@ -174,10 +175,13 @@ func runListener(b *testing.B, bin, kubeconfig string, vms int) listenerRun {
 	stop := func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
+		case err := <-exited:
+			if err != nil {
+				b.Logf("listener exited after SIGTERM: %v", err)
+			}
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
+			b.Logf("listener killed, 10s after SIGTERM: %v", <-exited)
 		}
 	}
 	fail := func(format string, args ...any) {
@@ -255,14 +259,14 @@ func freePort(b *testing.B, network string) int {
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer pc.Close()
+		defer func() { _ = pc.Close() }()
 		return pc.LocalAddr().(*net.UDPAddr).Port
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port
 }
 

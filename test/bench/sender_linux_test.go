@@ -89,7 +89,7 @@ type gsoMessage struct {
 // has.
 func floodMix(dup wol.MAC) []gsoMessage {
 	rng := rand.New(rand.NewPCG(21, 22))
-	var junk []gsoMessage
+	junk := make([]gsoMessage, 0, 60+4) // random payloads, then the near misses below
 	for range 60 {
 		size := 1 + rng.IntN(400)
 		buf := make([]byte, size*floodGroup)
@@ -167,7 +167,7 @@ func runSender(specJSON string) error {
 	}); err != nil {
 		return err
 	}
-	defer unix.Close(fd)
+	defer func() { _ = unix.Close(fd) }()
 
 	mix := floodMix(spec.DupMAC)
 	const batch = 8 // messages per sendmmsg: 128 datagrams

@@ -88,7 +88,7 @@ func TestInstallYAMLIsAccepted(t *testing.T) {
 // config/default` installs, and checks that it is dist/install.yaml: the
 // image committed in config/manager is the release's (make release sets it).
 func TestKustomizeDefaultIsAccepted(t *testing.T) {
-	r := mustExe(t, nil, nil, tool(t, "kustomize"), "build", "config/default")
+	r := mustExe(t, nil, tool(t, "kustomize"), "build", "config/default")
 	applyDryRun(t, []byte(r.stdout), "")
 	if r.stdout != string(readFile(t, "dist/install.yaml")) {
 		t.Error("kustomize build config/default differs from dist/install.yaml: is config/manager's image the release's (make release VERSION=...)?")
@@ -118,7 +118,7 @@ func TestSamplesAreAccepted(t *testing.T) {
 		t.Fatal("no samples in config/samples")
 	}
 	t.Run("kustomize build config/samples", func(t *testing.T) {
-		r := mustExe(t, nil, nil, tool(t, "kustomize"), "build", "config/samples")
+		r := mustExe(t, nil, tool(t, "kustomize"), "build", "config/samples")
 		applyDryRun(t, []byte(r.stdout), "")
 	})
 }
@@ -179,9 +179,9 @@ func TestBundleManifestsAreAccepted(t *testing.T) {
 // the namespace stay.
 func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	const ns = "wol-helm"
-	helm := func(args ...string) result {
+	helm := func(args ...string) {
 		t.Helper()
-		return mustExe(t, helmEnv(t), nil, tool(t, "helm"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+		mustExe(t, helmEnv(t), tool(t, "helm"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	}
 	helm("install", packageName, "dist/chart", "--namespace", ns, "--create-namespace", "--take-ownership",
 		"--set", "namespace.create=true", "--set", "platform=kubernetes", "--wait=false")
@@ -237,8 +237,9 @@ func TestOLMExamplesAreAccepted(t *testing.T) {
 		t.Fatalf("locating OLM's CRDs in the operator-framework/api module (make operator-sdk downloads it): %v", err)
 	}
 	crds := filepath.Join(strings.TrimSpace(r.stdout), "crds")
-	var paths []string
-	for _, kind := range []string{"catalogsources", "operatorgroups", "subscriptions"} {
+	kinds := []string{"catalogsources", "operatorgroups", "subscriptions"}
+	paths := make([]string, 0, len(kinds))
+	for _, kind := range kinds {
 		paths = append(paths, filepath.Join(crds, "operators.coreos.com_"+kind+".yaml"))
 	}
 	if _, err := envtest.InstallCRDs(adminCfg, envtest.CRDInstallOptions{Paths: paths, ErrorIfPathMissing: true}); err != nil {

@@ -65,7 +65,7 @@ func csv(t *testing.T) *unstructured.Unstructured {
 }
 
 func TestBundleValidate(t *testing.T) {
-	r := mustExe(t, nil, nil, tool(t, "operator-sdk"), "bundle", "validate", "./bundle", "--select-optional", "suite=operatorframework")
+	r := mustExe(t, nil, tool(t, "operator-sdk"), "bundle", "validate", "./bundle", "--select-optional", "suite=operatorframework")
 	out := r.stdout + r.stderr
 	if !strings.Contains(out, "All validation tests have completed successfully") {
 		t.Fatalf("bundle validate did not succeed:\n%s", out)
@@ -292,7 +292,7 @@ func TestBundlePermissionsSuffice(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := controller.Params{Namespace: ns, Image: operatorImage, OpenShift: true, Monitoring: true}
-	objs := []client.Object{
+	for _, o := range []client.Object{
 		controller.BuildSCC(wc, p),
 		controller.BuildServiceAccount(wc, p),
 		controller.BuildClusterRole(wc, p),
@@ -300,13 +300,13 @@ func TestBundlePermissionsSuffice(t *testing.T) {
 		controller.BuildDeployment(wc, p),
 		controller.BuildMetricsService(wc, p),
 		controller.BuildServiceMonitor(wc, p),
+	} {
+		create(operator, o)
 	}
 	// The SecureOn Secret's Role and RoleBinding, in the operator's
 	// namespace (spec.secureOn) and in a VirtualMachine namespace.
 	for _, secretNS := range controller.SecureOnNamespaces(wc, p, []string{vmNamespace}) {
-		objs = append(objs, controller.BuildSecureOnRole(wc, p, secretNS), controller.BuildSecureOnRoleBinding(wc, p, secretNS))
-	}
-	for _, o := range objs {
-		create(operator, o)
+		create(operator, controller.BuildSecureOnRole(wc, p, secretNS))
+		create(operator, controller.BuildSecureOnRoleBinding(wc, p, secretNS))
 	}
 }

@@ -65,8 +65,8 @@ type fbcBundle struct {
 func renderCatalog(t *testing.T, dir string) fbc {
 	t.Helper()
 	opm := tool(t, "opm")
-	mustExe(t, nil, nil, opm, "validate", dir)
-	r := mustExe(t, nil, nil, opm, "render", dir, "--output", "json")
+	mustExe(t, nil, opm, "validate", dir)
+	r := mustExe(t, nil, opm, "render", dir, "--output", "json")
 	var out fbc
 	dec := json.NewDecoder(bytes.NewReader([]byte(r.stdout)))
 	for {
@@ -171,7 +171,7 @@ func TestCatalogNextRelease(t *testing.T) {
 	if err := os.CopyFS(filepath.Join(tmp, "catalog"), os.DirFS(filepath.Join(root, "catalog"))); err != nil {
 		t.Fatal(err)
 	}
-	mustExe(t, nil, nil, "make", "--no-print-directory", "-s", "catalog",
+	mustExe(t, nil, "make", "--no-print-directory", "-s", "catalog",
 		"VERSION="+next, "BUNDLE_DIR="+filepath.Join(tmp, "bundle"), "CATALOG_DIR="+filepath.Join(tmp, "catalog"))
 
 	cat := renderCatalog(t, filepath.Join(tmp, "catalog"))
@@ -223,7 +223,7 @@ func treeHash(t *testing.T, paths ...string) string {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(h, "%s\x00%d\x00", path, len(data))
+			_, _ = fmt.Fprintf(h, "%s\x00%d\x00", path, len(data)) // a hash.Hash never fails to write
 			h.Write(data)
 			return nil
 		})

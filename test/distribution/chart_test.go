@@ -45,7 +45,7 @@ var chartCases = []struct {
 
 func helmTemplate(t *testing.T, args ...string) []byte {
 	t.Helper()
-	r := mustExe(t, helmEnv(t), nil, tool(t, "helm"), append([]string{
+	r := mustExe(t, helmEnv(t), tool(t, "helm"), append([]string{
 		"template", packageName, "dist/chart", "--namespace", namespace, "--kube-version", kubeVersion,
 	}, args...)...)
 	return []byte(r.stdout)
@@ -53,7 +53,7 @@ func helmTemplate(t *testing.T, args ...string) []byte {
 
 func TestChartLintStrict(t *testing.T) {
 	for _, values := range [][]string{nil, {"-f", everythingOn}} {
-		r := mustExe(t, helmEnv(t), nil, tool(t, "helm"), append([]string{
+		r := mustExe(t, helmEnv(t), tool(t, "helm"), append([]string{
 			"lint", "--strict", "--kube-version", kubeVersion, "dist/chart",
 		}, values...)...)
 		if !strings.Contains(r.stdout, "0 chart(s) failed") {

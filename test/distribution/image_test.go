@@ -47,7 +47,7 @@ func TestDockerfileBuildsWhatCIBuilds(t *testing.T) {
 
 	// Every folder of this module that the programs import must be copied
 	// into the build stage, and not be excluded by .dockerignore.
-	r := mustExe(t, nil, nil, "go", "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.ImportPath}}{{end}}{{end}}", "./cmd/manager", "./cmd/listener")
+	r := mustExe(t, nil, "go", "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.ImportPath}}{{end}}{{end}}", "./cmd/manager", "./cmd/listener")
 	const module = "github.com/gpillon/kubevirt-wol/"
 	dirs := map[string]bool{}
 	for _, pkg := range strings.Fields(r.stdout) {

@@ -169,10 +169,10 @@ func exe(t *testing.T, envs []string, stdin []byte, name string, args ...string)
 	return r, nil
 }
 
-// mustExe is exe that fails the test on an error.
-func mustExe(t *testing.T, envs []string, stdin []byte, name string, args ...string) result {
+// mustExe is exe, without input, that fails the test on an error.
+func mustExe(t *testing.T, envs []string, name string, args ...string) result {
 	t.Helper()
-	r, err := exe(t, envs, stdin, name, args...)
+	r, err := exe(t, envs, nil, name, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -139,11 +139,11 @@ func wokenEventMessages(ctx context.Context, ns, name string) []string {
 	return out
 }
 
-// wokenEvents counts the WokenByMagicPacket events on a VM.
-func wokenEvents(ctx context.Context, ns, name string) func() int {
+// wokenEvents counts the WokenByMagicPacket events on the VM name of vmNS.
+func wokenEvents(ctx context.Context, name string) func() int {
 	return func() int {
 		list := &corev1.EventList{}
-		Expect(k8s.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+		Expect(k8s.List(ctx, list, client.InNamespace(vmNS))).To(Succeed())
 		n := 0
 		for _, e := range list.Items {
 			if e.InvolvedObject.Name == name && e.Reason == "WokenByMagicPacket" {
@@ -251,8 +251,8 @@ var _ = Describe("kubevirt-wol on a kwok cluster", Ordered, func() {
 	It("wakes the right VM with wakeonlan, exactly once although both listeners hear it", func(ctx SpecContext) {
 		wakeonlan("52:54:00:e2:00:01")
 		Eventually(runStrategy(ctx, vmNS, "alpha"), timeout, interval).Should(Equal(kubevirtv1.RunStrategyAlways))
-		Eventually(wokenEvents(ctx, vmNS, "alpha"), timeout, interval).Should(Equal(1))
-		Consistently(wokenEvents(ctx, vmNS, "alpha"), 2*time.Second, interval).Should(Equal(1))
+		Eventually(wokenEvents(ctx, "alpha"), timeout, interval).Should(Equal(1))
+		Consistently(wokenEvents(ctx, "alpha"), 2*time.Second, interval).Should(Equal(1))
 		Expect(runStrategy(ctx, vmNS, "bravo")()).To(Equal(kubevirtv1.RunStrategyHalted))
 
 		By("real virt-controller creating its instance, scheduled onto a kwok node (no virt-handler: it stays Scheduled)")
@@ -286,8 +286,8 @@ var _ = Describe("kubevirt-wol on a kwok cluster", Ordered, func() {
 		}, timeout, time.Second).Should(Equal(kubevirtv1.RunStrategyAlways))
 		// The event is written after the start, asynchronously: wait for it,
 		// then make sure no second wake follows.
-		Eventually(wokenEvents(ctx, vmNS, "bravo"), timeout, interval).Should(Equal(1))
-		Consistently(wokenEvents(ctx, vmNS, "bravo"), 2*time.Second, interval).Should(Equal(1))
+		Eventually(wokenEvents(ctx, "bravo"), timeout, interval).Should(Equal(1))
+		Consistently(wokenEvents(ctx, "bravo"), 2*time.Second, interval).Should(Equal(1))
 		for _, l := range listeners {
 			Expect(l.proc.Exited()).To(BeFalse(), "listener on %s exited", l.node)
 		}

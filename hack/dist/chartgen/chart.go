@@ -16,7 +16,10 @@ limitations under the License.
 
 package main
 
-import "fmt"
+import (
+	"fmt"
+	"maps"
+)
 
 // The chart's fixed files. values.yaml takes its defaults from config/.
 
@@ -153,25 +156,31 @@ Upgrades (` + "`helm upgrade`" + `) also upgrade the CRD, which lives in
 
 ## Values
 
-| key | default | meaning |
-|---|---|---|
-| ` + "`platform`" + ` | ` + "`auto`" + ` | ` + "`auto`" + ` (detect OpenShift), ` + "`kubernetes`" + ` or ` + "`openshift`" + ` |
-| ` + "`crd.enabled`" + ` / ` + "`crd.keep`" + ` | true / true | install and upgrade the CRD; keep it on uninstall |
-| ` + "`namespace.create`" + ` | false | create the release namespace with ` + "`namespace.podSecurity`" + ` labels (Kubernetes) |
-| ` + "`namespace.podSecurity.{enforce,audit,warn}`" + ` | privileged | Pod Security levels of that namespace |
-| ` + "`manager.image.{repository,tag,digest,pullPolicy}`" + ` | the release image | the operator image (also the listener's) |
-| ` + "`manager.replicas`" + `, ` + "`manager.leaderElection.enabled`" + ` | 1, true | operator replicas; more than one needs leader election |
-| ` + "`manager.extraArgs`" + ` | [] | extra operator flags, e.g. ` + "`--zap-log-level=debug`" + ` |
-| ` + "`manager.resources`" + `, ` + "`manager.podSecurityContext`" + `, ` + "`manager.securityContext`" + ` | from config/manager | |
-| ` + "`manager.nodeSelector`" + `, ` + "`tolerations`" + `, ` + "`affinity`" + `, ` + "`priorityClassName`" + `, ` + "`podAnnotations`" + `, ` + "`podLabels`" + `, ` + "`imagePullSecrets`" + ` | | scheduling and pod metadata of the operator |
-| ` + "`listener.image`" + ` | "" | listener image when a WolConfig sets none (default: the operator's) |
-| ` + "`rbac.helpers.enabled`" + ` | true | the wolconfig admin/editor/viewer ClusterRoles |
-| ` + "`metrics.enabled`" + ` | true | the operator's HTTPS metrics endpoint and Service |
-| ` + "`metrics.serviceMonitor.enabled`" + ` | true | a ServiceMonitor for the operator, rendered only if monitoring.coreos.com/v1 is served |
-| ` + "`networkPolicy.enabled`" + ` | true | only namespaces labelled ` + "`metrics=enabled`" + ` reach the metrics port |
-
+` + valuesTable + `
 ` + "`values.schema.json`" + ` refuses unknown keys.
 `
+
+// valuesTable is the README's table of the values.
+const valuesTable = "| key | default | meaning |\n" +
+	"|---|---|---|\n" +
+	"| `platform` | `auto` | `auto` (detect OpenShift), `kubernetes` or `openshift` |\n" +
+	"| `crd.enabled` / `crd.keep` | true / true | install and upgrade the CRD; keep it on uninstall |\n" +
+	"| `namespace.create` | false | create the release namespace with `namespace.podSecurity` labels (Kubernetes) |\n" +
+	"| `namespace.podSecurity.{enforce,audit,warn}` | privileged | Pod Security levels of that namespace |\n" +
+	"| `manager.image.{repository,tag,digest,pullPolicy}` | the release image | " +
+	"the operator image (also the listener's) |\n" +
+	"| `manager.replicas`, `manager.leaderElection.enabled` | 1, true | " +
+	"operator replicas; more than one needs leader election |\n" +
+	"| `manager.extraArgs` | [] | extra operator flags, e.g. `--zap-log-level=debug` |\n" +
+	"| `manager.resources`, `manager.podSecurityContext`, `manager.securityContext` | from config/manager | |\n" +
+	"| `manager.nodeSelector`, `tolerations`, `affinity`, `priorityClassName`, " +
+	"`podAnnotations`, `podLabels`, `imagePullSecrets` | | scheduling and pod metadata of the operator |\n" +
+	"| `listener.image` | \"\" | listener image when a WolConfig sets none (default: the operator's) |\n" +
+	"| `rbac.helpers.enabled` | true | the wolconfig admin/editor/viewer ClusterRoles |\n" +
+	"| `metrics.enabled` | true | the operator's HTTPS metrics endpoint and Service |\n" +
+	"| `metrics.serviceMonitor.enabled` | true | " +
+	"a ServiceMonitor for the operator, rendered only if monitoring.coreos.com/v1 is served |\n" +
+	"| `networkPolicy.enabled` | true | only namespaces labelled `metrics=enabled` reach the metrics port |\n"
 
 const notes = `kubevirt-wol {{ .Chart.AppVersion }} is installed in the namespace {{ .Release.Namespace }}.
 
@@ -293,114 +302,149 @@ networkPolicy:
 // valuesSchema is values.schema.json: self-contained (no remote references),
 // and every object refuses properties it does not list.
 func valuesSchema() map[string]any {
-	str := map[string]any{"type": "string"}
-	boolean := map[string]any{"type": "boolean"}
-	stringMap := map[string]any{"type": "object", "additionalProperties": str}
-	quantity := map[string]any{"anyOf": []any{map[string]any{"type": "string"}, map[string]any{"type": "number"}}}
-	quantities := map[string]any{"type": "object", "additionalProperties": quantity}
-	anyObject := map[string]any{"type": "object"}
-	psaLevel := map[string]any{"type": "string", "enum": []any{"privileged", "baseline", "restricted"}}
-	capabilities := obj(map[string]any{
-		"add":  map[string]any{"type": "array", "items": str},
-		"drop": map[string]any{"type": "array", "items": str},
-	})
-	seccomp := obj(map[string]any{
-		"type":             map[string]any{"type": "string", "enum": []any{"RuntimeDefault", "Localhost", "Unconfined"}},
-		"localhostProfile": str,
-	})
-	integer := map[string]any{"type": "integer"}
-	seLinux := obj(map[string]any{"user": str, "role": str, "type": str, "level": str})
-	appArmor := obj(map[string]any{"type": str, "localhostProfile": str})
+	str := typed("string")
+	boolean := typed("boolean")
+	integer := typed("integer")
+	stringMap := mapOf(str)
+	quantities := mapOf(map[string]any{"anyOf": []any{str, typed("number")}})
+	anyObject := typed("object")
+	psaLevel := enum("privileged", "baseline", "restricted")
+	capabilities := obj(map[string]any{"add": array(str), "drop": array(str)})
+	seccomp := profile(enum("RuntimeDefault", "Localhost", "Unconfined"))
+	seLinux := stringProps("user", "role", "type", "level")
+	appArmor := profile(str)
 
-	return map[string]any{
-		"$schema":              "https://json-schema.org/draft/2020-12/schema",
-		"title":                "Values of the kubevirt-wol chart",
-		"type":                 "object",
-		"additionalProperties": false,
-		"properties": map[string]any{
-			"platform": map[string]any{"type": "string", "enum": []any{"auto", "kubernetes", "openshift"}},
-			"crd":      obj(map[string]any{"enabled": boolean, "keep": boolean}),
-			"namespace": obj(map[string]any{
-				"create": boolean,
-				"podSecurity": obj(map[string]any{
-					"enforce": psaLevel, "audit": psaLevel, "warn": psaLevel,
-				}),
+	schema := obj(map[string]any{
+		"platform": enum("auto", "kubernetes", "openshift"),
+		"crd":      switchable(map[string]any{"keep": boolean}),
+		"namespace": obj(map[string]any{
+			"create": boolean,
+			"podSecurity": obj(map[string]any{
+				"enforce": psaLevel, "audit": psaLevel, "warn": psaLevel,
 			}),
-			"manager": obj(map[string]any{
-				"image": obj(map[string]any{
-					"repository": map[string]any{"type": "string", "minLength": 1},
-					"tag":        str,
-					"digest":     map[string]any{"type": "string", "pattern": "^$|^sha256:[a-f0-9]{64}$"},
-					"pullPolicy": map[string]any{"type": "string", "enum": []any{"", "Always", "IfNotPresent", "Never"}},
-				}),
-				"imagePullSecrets": map[string]any{"type": "array", "items": obj(map[string]any{"name": str}, "name")},
-				"replicas":         map[string]any{"type": "integer", "minimum": 0},
-				"leaderElection":   obj(map[string]any{"enabled": boolean}),
-				"extraArgs":        map[string]any{"type": "array", "items": str},
-				"resources": obj(map[string]any{
-					"limits":   quantities,
-					"requests": quantities,
-				}),
-				"podSecurityContext": obj(map[string]any{
-					"runAsNonRoot":        boolean,
-					"runAsUser":           integer,
-					"runAsGroup":          integer,
-					"fsGroup":             integer,
-					"fsGroupChangePolicy": str,
-					"supplementalGroups":  map[string]any{"type": "array", "items": integer},
-					"seccompProfile":      seccomp,
-					"seLinuxOptions":      seLinux,
-					"appArmorProfile":     appArmor,
-					"sysctls": map[string]any{"type": "array", "items": obj(map[string]any{
-						"name": str, "value": str,
-					}, "name", "value")},
-				}),
-				"securityContext": obj(map[string]any{
-					"allowPrivilegeEscalation": boolean,
-					"privileged":               boolean,
-					"readOnlyRootFilesystem":   boolean,
-					"runAsNonRoot":             boolean,
-					"runAsUser":                integer,
-					"runAsGroup":               integer,
-					"capabilities":             capabilities,
-					"seccompProfile":           seccomp,
-					"seLinuxOptions":           seLinux,
-					"appArmorProfile":          appArmor,
-					"procMount":                str,
-				}),
-				"nodeSelector": stringMap,
-				"tolerations": map[string]any{"type": "array", "items": obj(map[string]any{
-					"key":               str,
-					"operator":          map[string]any{"type": "string", "enum": []any{"Exists", "Equal"}},
-					"value":             str,
-					"effect":            map[string]any{"type": "string", "enum": []any{"", "NoSchedule", "PreferNoSchedule", "NoExecute"}},
-					"tolerationSeconds": integer,
-				})},
-				// The inner terms are checked by the API server.
-				"affinity": obj(map[string]any{
-					"nodeAffinity":    anyObject,
-					"podAffinity":     anyObject,
-					"podAntiAffinity": anyObject,
-				}),
-				"priorityClassName": str,
-				"podAnnotations":    stringMap,
-				"podLabels":         stringMap,
+		}),
+		"manager": obj(map[string]any{
+			"image": obj(map[string]any{
+				"repository": typed("string", map[string]any{"minLength": 1}),
+				"tag":        str,
+				"digest":     typed("string", map[string]any{"pattern": "^$|^sha256:[a-f0-9]{64}$"}),
+				"pullPolicy": enum("", "Always", "IfNotPresent", "Never"),
 			}),
-			"listener": obj(map[string]any{"image": str}),
-			"rbac":     obj(map[string]any{"helpers": obj(map[string]any{"enabled": boolean})}),
-			"metrics": obj(map[string]any{
-				"enabled":        boolean,
-				"serviceMonitor": obj(map[string]any{"enabled": boolean}),
+			"imagePullSecrets": array(obj(map[string]any{"name": str}, "name")),
+			"replicas":         typed("integer", map[string]any{"minimum": 0}),
+			"leaderElection":   switchable(nil),
+			"extraArgs":        array(str),
+			"resources": obj(map[string]any{
+				"limits":   quantities,
+				"requests": quantities,
 			}),
-			"networkPolicy": obj(map[string]any{"enabled": boolean}),
-		},
-	}
+			"podSecurityContext": obj(map[string]any{
+				"runAsNonRoot":        boolean,
+				"runAsUser":           integer,
+				"runAsGroup":          integer,
+				"fsGroup":             integer,
+				"fsGroupChangePolicy": str,
+				"supplementalGroups":  array(integer),
+				"seccompProfile":      seccomp,
+				"seLinuxOptions":      seLinux,
+				"appArmorProfile":     appArmor,
+				"sysctls":             array(obj(map[string]any{"name": str, "value": str}, "name", "value")),
+			}),
+			"securityContext": obj(map[string]any{
+				"allowPrivilegeEscalation": boolean,
+				"privileged":               boolean,
+				"readOnlyRootFilesystem":   boolean,
+				"runAsNonRoot":             boolean,
+				"runAsUser":                integer,
+				"runAsGroup":               integer,
+				"capabilities":             capabilities,
+				"seccompProfile":           seccomp,
+				"seLinuxOptions":           seLinux,
+				"appArmorProfile":          appArmor,
+				"procMount":                str,
+			}),
+			"nodeSelector": stringMap,
+			"tolerations": array(obj(map[string]any{
+				"key":               str,
+				"operator":          enum("Exists", "Equal"),
+				"value":             str,
+				"effect":            enum("", "NoSchedule", "PreferNoSchedule", "NoExecute"),
+				"tolerationSeconds": integer,
+			})),
+			// The inner terms are checked by the API server.
+			"affinity": obj(map[string]any{
+				"nodeAffinity":    anyObject,
+				"podAffinity":     anyObject,
+				"podAntiAffinity": anyObject,
+			}),
+			"priorityClassName": str,
+			"podAnnotations":    stringMap,
+			"podLabels":         stringMap,
+		}),
+		"listener":      obj(map[string]any{"image": str}),
+		"rbac":          obj(map[string]any{"helpers": switchable(nil)}),
+		"metrics":       switchable(map[string]any{"serviceMonitor": switchable(nil)}),
+		"networkPolicy": switchable(nil),
+	})
+	schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+	schema["title"] = "Values of the kubevirt-wol chart"
+	return schema
 }
 
+// The schema builders of valuesSchema.
+
+// typed is a schema of the JSON type t, with the keywords of more.
+func typed(t string, more ...map[string]any) map[string]any {
+	s := map[string]any{"type": t}
+	for _, m := range more {
+		maps.Copy(s, m)
+	}
+	return s
+}
+
+// obj is an object schema that refuses properties it does not list.
 func obj(props map[string]any, required ...string) map[string]any {
-	o := map[string]any{"type": "object", "additionalProperties": false, "properties": props}
+	o := typed("object", map[string]any{"additionalProperties": false, "properties": props})
 	if len(required) > 0 {
 		o["required"] = required
 	}
 	return o
+}
+
+// mapOf is an object schema with any keys, whose values follow values.
+func mapOf(values any) map[string]any {
+	return typed("object", map[string]any{"additionalProperties": values})
+}
+
+// array is an array schema whose items follow items.
+func array(items any) map[string]any {
+	return typed("array", map[string]any{"items": items})
+}
+
+// enum is a string schema that admits only values.
+func enum(values ...any) map[string]any {
+	return typed("string", map[string]any{"enum": values})
+}
+
+// stringProps is an object schema whose properties, names, are strings.
+func stringProps(names ...string) map[string]any {
+	props := make(map[string]any, len(names))
+	for _, n := range names {
+		props[n] = typed("string")
+	}
+	return obj(props)
+}
+
+// profile is a Kubernetes seccomp or AppArmor profile: its type (typ), and
+// the file of a Localhost profile.
+func profile(typ map[string]any) map[string]any {
+	return obj(map[string]any{"type": typ, "localhostProfile": typed("string")})
+}
+
+// switchable is an object schema with the boolean "enabled" and the
+// properties of more.
+func switchable(more map[string]any) map[string]any {
+	props := map[string]any{"enabled": typed("boolean")}
+	maps.Copy(props, more)
+	return obj(props)
 }

@@ -191,7 +191,8 @@ func (g *generator) add(o object) error {
 		cond = ".Values.metrics.enabled"
 	case "ServiceMonitor":
 		path = "templates/prometheus/" + short + ".yaml"
-		cond = `and .Values.metrics.enabled .Values.metrics.serviceMonitor.enabled (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor")`
+		cond = "and .Values.metrics.enabled .Values.metrics.serviceMonitor.enabled " +
+			`(.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor")`
 	case "NetworkPolicy":
 		path = "templates/network-policy/" + short + ".yaml"
 		cond = ".Values.networkPolicy.enabled"

@@ -60,7 +60,13 @@ func (p *placeholders) block(fn func(indent, key string) string) string {
 	return t
 }
 
-var blockLine = regexp.MustCompile(`^(\s*)(?:- (` + placeholderPrefix + `\d+)|([^\s:][^:]*): (` + placeholderPrefix + `\d+)|(` + placeholderPrefix + `\d+): (?:""|''))$`)
+// blockLine is a line with a block placeholder (see block): a list item, a
+// key's value, or a map key with an empty value.
+var blockLine = regexp.MustCompile(`^(\s*)(?:` +
+	`- (` + placeholderPrefix + `\d+)` +
+	`|([^\s:][^:]*): (` + placeholderPrefix + `\d+)` +
+	`|(` + placeholderPrefix + `\d+): (?:""|'')` +
+	`)$`)
 
 func (p *placeholders) render(o object) (string, error) {
 	data, err := yaml.Marshal(o)
@@ -102,13 +108,15 @@ func listItems(lines ...string) func(indent, key string) string {
 
 func withMap(expr string) func(indent, key string) string {
 	return func(indent, _ string) string {
-		return fmt.Sprintf("%s{{- with %s }}\n%s{{- toYaml . | nindent %d }}\n%s{{- end }}", indent, expr, indent, len(indent), indent)
+		return fmt.Sprintf("%s{{- with %s }}\n%s{{- toYaml . | nindent %d }}\n%s{{- end }}",
+			indent, expr, indent, len(indent), indent)
 	}
 }
 
 func withValue(expr string) func(indent, key string) string {
 	return func(indent, key string) string {
-		return fmt.Sprintf("%s{{- with %s }}\n%s%s:\n%s  {{- toYaml . | nindent %d }}\n%s{{- end }}", indent, expr, indent, key, indent, len(indent)+2, indent)
+		return fmt.Sprintf("%s{{- with %s }}\n%s%s:\n%s  {{- toYaml . | nindent %d }}\n%s{{- end }}",
+			indent, expr, indent, key, indent, len(indent)+2, indent)
 	}
 }
 
@@ -121,6 +129,7 @@ func toYAMLValue(expr string) func(indent, key string) string {
 func securityContext(expr string) func(indent, key string) string {
 	return func(indent, key string) string {
 		return fmt.Sprintf(`%s%s:
-%s  {{- include "kubevirt-wol.securityContext" (dict "root" . "context" %s) | nindent %d }}`, indent, key, indent, expr, len(indent)+2)
+%s  {{- include "kubevirt-wol.securityContext" (dict "root" . "context" %s) | nindent %d }}`,
+			indent, key, indent, expr, len(indent)+2)
 	}
 }

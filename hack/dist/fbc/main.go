@@ -198,7 +198,8 @@ func AddEntry(entries []Entry, name string, versions map[string]*version.Version
 			return nil, fmt.Errorf("no bundle file for channel entry %s", e.Name)
 		}
 		if ev.AtLeast(v) {
-			return nil, fmt.Errorf("bundle %s (version %s) is not newer than %s (version %s) in the channel", name, v, e.Name, ev)
+			return nil, fmt.Errorf("bundle %s (version %s) is not newer than %s (version %s) in the channel",
+				name, v, e.Name, ev)
 		}
 	}
 	return append(slices.Clone(entries), Entry{Name: name, Replaces: heads[0], SkipRange: skipRange}), nil

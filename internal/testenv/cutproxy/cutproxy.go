@@ -84,8 +84,8 @@ func (p *Proxy) Route(cfg *rest.Config) (*rest.Config, error) {
 		return nil, err
 	}
 	c := rest.CopyConfig(cfg)
-	if c.TLSClientConfig.ServerName == "" {
-		c.TLSClientConfig.ServerName = u.Hostname() // the serving certificate names the real address
+	if c.ServerName == "" {
+		c.ServerName = u.Hostname() // the serving certificate names the real address
 	}
 	u.Host = p.addr
 	c.Host = u.String()

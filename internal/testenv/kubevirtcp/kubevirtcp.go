@@ -97,6 +97,10 @@ const (
 	// certificate carries, the only one virt-api trusts headers from.
 	frontProxyClientCN = "front-proxy-client"
 	fieldOwner         = "kubevirt-wol-test-kubevirt"
+	// localHost is where virt-api and virt-controller, processes on this
+	// machine, are reached: their Service points there and their serving
+	// certificate names it.
+	localHost = "localhost"
 )
 
 var apiServiceGVR = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
@@ -174,7 +178,7 @@ func New(dir string, opts Options) (*ControlPlane, error) {
 		return nil, err
 	}
 	svc := ServiceName + "." + Namespace + ".svc"
-	if c.serving, err = pki.NewServer(c.servingCA, svc, []string{svc, "localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)}); err != nil {
+	if c.serving, err = pki.NewServer(c.servingCA, svc, []string{svc, localHost}, []net.IP{net.IPv4(127, 0, 0, 1)}); err != nil {
 		return nil, err
 	}
 	if c.handler, err = pki.NewClient(c.servingCA, "kubevirt.io:system:client:virt-handler"); err != nil {
@@ -257,7 +261,7 @@ func (c *ControlPlane) install(ctx context.Context) error {
 	svc := &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: ServiceName},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "localhost",
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: localHost,
 			Ports: []corev1.ServicePort{{Name: "https", Port: int32(c.apiPort)}}},
 	}
 	if err := enc.Encode(ns); err != nil {
@@ -477,7 +481,7 @@ func (c *ControlPlane) WaitReady(ctx context.Context) error {
 // (its /leader endpoint answers 200).
 func (c *ControlPlane) leaderProbe() func(context.Context) error {
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: c.servingCA.Pool(), ServerName: "localhost"},
+		TLSClientConfig: &tls.Config{RootCAs: c.servingCA.Pool(), ServerName: localHost},
 	}}
 	url := fmt.Sprintf("https://127.0.0.1:%d/leader", c.controllerPort)
 	return func(ctx context.Context) error {

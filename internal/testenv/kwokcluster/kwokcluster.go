@@ -116,11 +116,11 @@ func Create(ctx context.Context, bin, workdir, name string, opts Options) (*Clus
 		}
 		args = append([]string{"--config", conf}, args...)
 	}
-	if _, err := c.kwokctl(ctx, args...); err != nil {
+	if err := c.kwokctl(ctx, args...); err != nil {
 		return nil, err
 	}
 	if opts.Nodes > 0 {
-		if _, err := c.kwokctl(ctx, "scale", "node", "--name", name, "--replicas", fmt.Sprint(opts.Nodes)); err != nil {
+		if err := c.kwokctl(ctx, "scale", "node", "--name", name, "--replicas", fmt.Sprint(opts.Nodes)); err != nil {
 			_ = c.Delete()
 			return nil, err
 		}
@@ -209,19 +209,19 @@ func (c *Cluster) kubeVirtNodes(ctx context.Context) error {
 func (c *Cluster) Delete() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, err := c.kwokctl(ctx, "delete", "cluster", "--name", c.Name, "--kubeconfig", c.Kubeconfig)
+	err := c.kwokctl(ctx, "delete", "cluster", "--name", c.Name, "--kubeconfig", c.Kubeconfig)
 	_ = os.Remove(c.Kubeconfig)
 	return err
 }
 
-func (c *Cluster) kwokctl(ctx context.Context, args ...string) (string, error) {
+// kwokctl runs kwokctl; its output is in the error when it fails.
+func (c *Cluster) kwokctl(ctx context.Context, args ...string) error {
 	cmd := exec.CommandContext(ctx, filepath.Join(c.Bin, "kwokctl"), args...)
 	cmd.Env = append(os.Environ(), "KWOK_WORKDIR="+c.Workdir, "PATH="+c.Bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("kwokctl %s: %w\n%s", strings.Join(args, " "), err, out)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("kwokctl %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
-	return string(out), nil
+	return nil
 }
 
 // RestConfig is the admin configuration.

@@ -167,27 +167,31 @@ func New(hosts ...string) (*LAN, error) {
 			return nil, fmt.Errorf("netlab: host name %q too long", name)
 		}
 		port := fmt.Sprintf("p%d", i)
-		steps := [][]string{
-			{"netns", "add", h.NS},
-			{"-n", l.bridge, "link", "add", port, "type", "veth", "peer", "name", Iface, "netns", h.NS},
-			{"-n", l.bridge, "link", "set", port, "master", "br0"},
-			{"-n", l.bridge, "link", "set", port, "up"},
-			{"-n", h.NS, "addr", "add", h.IP.String() + "/24", "dev", Iface},
-			// No duplicate address detection: the address is usable at once.
-			{"-n", h.NS, "addr", "add", h.IP6.String() + "/64", "dev", Iface, "nodad"},
-			{"-n", h.NS, "link", "set", "lo", "up"},
-			{"-n", h.NS, "link", "set", Iface, "up"},
-			// wakeonlan's default destination, 255.255.255.255, needs a route.
-			{"-n", h.NS, "route", "add", "default", "dev", Iface},
+		if err := ip("netns", "add", h.NS); err != nil {
+			return nil, err
 		}
-		for _, s := range steps {
-			if err := ip(s...); err != nil {
-				return nil, err
+		// The namespace exists: from now on Close removes it.
+		l.hosts[name] = h
+		l.order = append(l.order, name)
+		// The first command that fails skips the others.
+		var err error
+		in := func(ns string, args ...string) {
+			if err == nil {
+				err = ipIn(ns, args...)
 			}
-			if s[0] == "netns" {
-				l.hosts[name] = h
-				l.order = append(l.order, name)
-			}
+		}
+		in(l.bridge, "link", "add", port, "type", "veth", "peer", "name", Iface, "netns", h.NS)
+		in(l.bridge, "link", "set", port, "master", "br0")
+		in(l.bridge, "link", "set", port, "up")
+		in(h.NS, "addr", "add", h.IP.String()+"/24", "dev", Iface)
+		// No duplicate address detection: the address is usable at once.
+		in(h.NS, "addr", "add", h.IP6.String()+"/64", "dev", Iface, "nodad")
+		in(h.NS, "link", "set", "lo", "up")
+		in(h.NS, "link", "set", Iface, "up")
+		// wakeonlan's default destination, 255.255.255.255, needs a route.
+		in(h.NS, "route", "add", "default", "dev", Iface)
+		if err != nil {
+			return nil, err
 		}
 		out, err := exec.Command("ip", "netns", "exec", h.NS, "cat", "/sys/class/net/"+Iface+"/address").Output()
 		if err != nil {
@@ -221,7 +225,8 @@ func (l *LAN) Exec(host string, name string, args ...string) (string, error) {
 // Namespaces names every namespace of the LAN (hosts and bridge), for a
 // later `ip netns del` by another process.
 func (l *LAN) Namespaces() []string {
-	names := []string{l.bridge}
+	names := make([]string, 0, 1+len(l.order))
+	names = append(names, l.bridge)
 	for _, name := range l.order {
 		names = append(names, l.hosts[name].NS)
 	}

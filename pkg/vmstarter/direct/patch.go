@@ -43,6 +43,18 @@ type jsonPatchOp struct {
 	Value any    `json:"value"`
 }
 
+// The RFC 6902 operations the patches use.
+const (
+	opAdd     = "add"
+	opRemove  = "remove"
+	opReplace = "replace"
+	opTest    = "test"
+)
+
+// stateChangeRequestsPath is status.stateChangeRequests, where virt-api
+// queues start and stop requests for virt-controller.
+const stateChangeRequestsPath = "/status/stateChangeRequests"
+
 // removeOp has no value member.
 type removeOp struct {
 	Op   string `json:"op"`
@@ -57,8 +69,8 @@ type removeOp struct {
 func RunningPatch(vm *kubevirtv1.VirtualMachine) ([]byte, error) {
 	if vm.Spec.RunStrategy != nil {
 		return json.Marshal([]jsonPatchOp{
-			{Op: "test", Path: "/spec/runStrategy", Value: *vm.Spec.RunStrategy},
-			{Op: "replace", Path: "/spec/runStrategy", Value: kubevirtv1.RunStrategyAlways},
+			{Op: opTest, Path: "/spec/runStrategy", Value: *vm.Spec.RunStrategy},
+			{Op: opReplace, Path: "/spec/runStrategy", Value: kubevirtv1.RunStrategyAlways},
 		})
 	}
 	var old any // null when unset
@@ -66,8 +78,8 @@ func RunningPatch(vm *kubevirtv1.VirtualMachine) ([]byte, error) {
 		old = *vm.Spec.Running
 	}
 	return json.Marshal([]jsonPatchOp{
-		{Op: "test", Path: "/spec/running", Value: old},
-		{Op: "replace", Path: "/spec/running", Value: true},
+		{Op: opTest, Path: "/spec/running", Value: old},
+		{Op: opReplace, Path: "/spec/running", Value: true},
 	})
 }
 
@@ -75,7 +87,10 @@ func RunningPatch(vm *kubevirtv1.VirtualMachine) ([]byte, error) {
 // Manual and RerunOnFailure run strategies: Start, preceded by a Stop of the
 // old instance when it has finished (Manual: Succeeded or Failed;
 // RerunOnFailure: Succeeded), so that KubeVirt replaces it.
-func StartRequests(vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.VirtualMachineInstance) []kubevirtv1.VirtualMachineStateChangeRequest {
+func StartRequests(
+	vm *kubevirtv1.VirtualMachine,
+	vmi *kubevirtv1.VirtualMachineInstance,
+) []kubevirtv1.VirtualMachineStateChangeRequest {
 	start := kubevirtv1.VirtualMachineStateChangeRequest{Action: kubevirtv1.StartRequest}
 	rs, _ := vm.RunStrategy()
 	restart := vmi != nil && ((rs == kubevirtv1.RunStrategyManual && vmi.IsFinal()) ||
@@ -96,26 +111,29 @@ func StartRequests(vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.VirtualMachine
 // When the status is entirely empty virt-api adds it whole; this patch then
 // also tests that it is still absent, so that this case too has exactly one
 // winner among concurrent writers.
-func ChangeRequestPatch(vm *kubevirtv1.VirtualMachine, changes ...kubevirtv1.VirtualMachineStateChangeRequest) ([]byte, error) {
+func ChangeRequestPatch(
+	vm *kubevirtv1.VirtualMachine,
+	changes ...kubevirtv1.VirtualMachineStateChangeRequest,
+) ([]byte, error) {
 	var ops []any
 	if equality.Semantic.DeepEqual(vm.Status, kubevirtv1.VirtualMachineStatus{}) {
 		ops = append(ops,
-			jsonPatchOp{Op: "test", Path: "/status", Value: nil},
-			jsonPatchOp{Op: "add", Path: "/status", Value: kubevirtv1.VirtualMachineStatus{StateChangeRequests: changes}},
+			jsonPatchOp{Op: opTest, Path: "/status", Value: nil},
+			jsonPatchOp{Op: opAdd, Path: "/status", Value: kubevirtv1.VirtualMachineStatus{StateChangeRequests: changes}},
 		)
 	} else {
-		ops = append(ops, jsonPatchOp{Op: "test", Path: "/status/stateChangeRequests", Value: vm.Status.StateChangeRequests})
+		ops = append(ops, jsonPatchOp{Op: opTest, Path: stateChangeRequestsPath, Value: vm.Status.StateChangeRequests})
 		switch {
 		case len(vm.Status.StateChangeRequests) == 0:
-			ops = append(ops, jsonPatchOp{Op: "add", Path: "/status/stateChangeRequests", Value: changes})
+			ops = append(ops, jsonPatchOp{Op: opAdd, Path: stateChangeRequestsPath, Value: changes})
 		case len(changes) == 1 && changes[0].Action == kubevirtv1.StopRequest:
-			ops = append(ops, jsonPatchOp{Op: "replace", Path: "/status/stateChangeRequests", Value: changes})
+			ops = append(ops, jsonPatchOp{Op: opReplace, Path: stateChangeRequestsPath, Value: changes})
 		default:
 			return nil, ErrChangeUnderway
 		}
 	}
 	if vm.Status.StartFailure != nil {
-		ops = append(ops, removeOp{Op: "remove", Path: "/status/startFailure"})
+		ops = append(ops, removeOp{Op: opRemove, Path: "/status/startFailure"})
 	}
 	data, err := json.Marshal(ops)
 	if err != nil {
