@@ -53,24 +53,50 @@ vet: ## Run go vet against the code.
 	go vet ./...
 
 .PHONY: verify
-verify: ## Fail if generated files are stale, gofmt finds something or go vet complains.
+verify: controller-gen kustomize golangci-lint ## Fail if generated files are stale, or gofmt, go vet, golangci-lint or the license-header check finds something.
 	hack/verify.sh
+	@mkdir -p $(TEST_REPORT) && echo "verify: generated files up to date; gofmt, go vet, golangci-lint and license headers clean" > $(TEST_REPORT)/verify.txt
+
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint (.golangci.yml: kubebuilder v4's configuration).
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: lint-fix
+lint-fix: golangci-lint ## Run golangci-lint and apply the fixes it can make itself.
+	$(GOLANGCI_LINT) run --fix ./...
+
+# Each suite's `go test -json` goes through hack/testreport, which shows it
+# as `go test` would, says every minute what is still running, and records
+# what ran and what was skipped in $(TEST_REPORT); `make test` ends with the
+# summary of those records.
+TEST_REPORT ?= .test-report
+TESTREPORT ?= $(GOBIN_LOCAL)/testreport
 
 .PHONY: test
-test: verify test-unit test-fuzz test-dist test-e2e ## Everything CI checks: generated files, vet, gofmt, unit and envtest suites, short fuzz, distribution artefacts, end-to-end.
+test: test-preflight verify test-unit test-fuzz test-dist test-e2e ## Everything CI checks: generated files, vet, gofmt, lint, unit and envtest suites (-race), short fuzz, distribution artefacts, end-to-end; needs root (SKIP_PRIVILEGED=1 runs only the rest).
+	@$(TESTREPORT) -summary $(TEST_REPORT)
+
+.PHONY: test-preflight
+test-preflight: $(TESTREPORT)
+	@rm -rf $(TEST_REPORT) && mkdir -p $(TEST_REPORT)
+	@hack/preflight.sh
+
+$(TESTREPORT): $(wildcard hack/testreport/*.go)
+	go build -o $@ ./hack/testreport
 
 .PHONY: test-unit
-test-unit: envtest-assets kwok ## Run the unit and envtest suites (real kube-apiserver + etcd; real KubeVirt where VMs are started).
-	go test ./... -count=1 -timeout 20m
+test-unit: envtest-assets kwok $(TESTREPORT) ## Run the unit and envtest suites with -race (real kube-apiserver + etcd; real KubeVirt where VMs are started).
+	@echo ">>> go test -race ./... (usually 6-10 min here; 'still running' lines every minute)"
+	go test -race -json ./... -count=1 -timeout 30m | $(TESTREPORT) -record $(TEST_REPORT)/unit.json
 
 .PHONY: test-e2e
-test-e2e: build-bin kwok envtest-assets kustomize ## Run the end-to-end suite on a local kwok cluster with real KubeVirt and real WoL senders (needs root).
-	go test -tags e2e ./test/e2e -count=1 -timeout 20m
+test-e2e: build-bin kwok envtest-assets kustomize $(TESTREPORT) ## Run the end-to-end suite on a local kwok cluster with real KubeVirt and real WoL senders (needs root).
+	go test -json -tags e2e ./test/e2e -count=1 -timeout 20m | $(TESTREPORT) -record $(TEST_REPORT)/e2e.json
 
 FUZZTIME ?= 200000x
 .PHONY: test-fuzz
 test-fuzz: ## Run every fuzz target for FUZZTIME (default 200000x: executions each; a duration such as 1m works too).
-	hack/fuzz.sh $(FUZZTIME)
+	TEST_REPORT=$(TEST_REPORT) hack/fuzz.sh $(FUZZTIME)
 
 ##@ Demo
 
@@ -154,6 +180,8 @@ KUBECTL ?= $(GOBIN_LOCAL)/kubectl
 KUBE_APISERVER ?= $(GOBIN_LOCAL)/kube-apiserver
 ETCD ?= $(GOBIN_LOCAL)/etcd
 KWOKCTL ?= $(GOBIN_LOCAL)/kwokctl
+GOLANGCI_LINT ?= $(GOBIN_LOCAL)/golangci-lint
+GOLANGCI_LINT_VERSION := $(shell awk '$$1 == "github.com/golangci/golangci-lint/v2" {print $$2}' hack/tools/golangci-lint/go.mod 2>/dev/null)
 
 KUBE_VERSION := $(shell awk '{for (i = 1; i < NF; i++) if ($$i == "k8s.io/kubernetes") {print $$(i+1); exit}}' hack/tools/kube/go.mod 2>/dev/null)
 KUBE_MAJOR := $(word 1,$(subst ., ,$(patsubst v%,%,$(KUBE_VERSION))))
@@ -161,12 +189,18 @@ KUBE_MINOR := $(word 2,$(subst ., ,$(patsubst v%,%,$(KUBE_VERSION))))
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X k8s.io/component-base/version.gitMajor=$(KUBE_MAJOR) -X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR) -X k8s.io/component-base/version.gitTreeState=clean
 
 .PHONY: tools
-tools: controller-gen kustomize envtest-assets kwok kubevirt operator-sdk opm helm ## Build every tool into bin/.
+tools: controller-gen kustomize golangci-lint envtest-assets kwok kubevirt operator-sdk opm helm ## Build every tool into bin/.
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Build controller-gen.
 $(CONTROLLER_GEN): hack/tools/controller-gen/go.mod
 	cd hack/tools/controller-gen && go build -o $@ sigs.k8s.io/controller-tools/cmd/controller-gen
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT) ## Build golangci-lint.
+$(GOLANGCI_LINT): hack/tools/golangci-lint/go.mod
+	$(call announce,golangci-lint,$(GOLANGCI_LINT_VERSION),3-5 min)
+	cd hack/tools/golangci-lint && go build -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 
 .PHONY: kustomize
 kustomize: $(KUSTOMIZE) ## Build kustomize.
@@ -365,8 +399,8 @@ chart-lint: helm ## helm lint --strict the chart, with the default values and wi
 	$(HELM) lint --strict --kube-version $(KUBE_VERSION) $(CHART_DIR) -f test/distribution/testdata/everything-on.values.yaml
 
 .PHONY: test-dist
-test-dist: envtest-assets kustomize operator-sdk opm helm ## Validate the bundle, catalog (and its next release), chart and install.yaml with operator-sdk, opm, helm and a real API server.
-	go test -tags distribution ./test/distribution/... -count=1 -timeout 20m
+test-dist: envtest-assets kustomize operator-sdk opm helm $(TESTREPORT) ## Validate the bundle, catalog (and its next release), chart and install.yaml with operator-sdk, opm, helm and a real API server.
+	go test -json -tags distribution ./test/distribution/... -count=1 -timeout 20m | $(TESTREPORT) -record $(TEST_REPORT)/dist.json
 
 .PHONY: release
 release: kustomize ## Prepare release VERSION (make release VERSION=x.y.z): set it here, in config/manager, docs/olm and the Dockerfile label; regenerate bundle, catalog, chart, install.yaml.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# verify.sh fails when generated files are stale, gofmt would change a file
-# or go vet complains. Generated files are regenerated in place and compared
+# verify.sh fails when generated files are stale, gofmt would change a file,
+# go vet or golangci-lint complains, or a Go file lacks the license header.
+# Generated files are regenerated in place and compared
 # with a copy taken before, so it gives the same answer on a clean checkout
 # (where it equals `git diff --exit-code`) and in a work tree with changes.
 set -euo pipefail
@@ -47,3 +48,18 @@ go vet ./...
 go vet -tags e2e ./test/...
 go vet -tags distribution ./test/...
 echo "go vet: clean"
+
+# Every Go file carries the Apache license header (hack/boilerplate.go.txt).
+missing=()
+while IFS= read -r f; do
+	head -n 20 "$f" | grep -q 'Licensed under the Apache License, Version 2.0' || missing+=("$f")
+done < <(git ls-files --cached --others --exclude-standard -- '*.go')
+if [ "${#missing[@]}" -gt 0 ]; then
+	echo "these Go files lack the Apache license header of hack/boilerplate.go.txt:" >&2
+	printf '  %s\n' "${missing[@]}" >&2
+	exit 1
+fi
+echo "license headers: present"
+
+"${GOLANGCI_LINT:-bin/golangci-lint}" run ./...
+echo "golangci-lint: clean"
