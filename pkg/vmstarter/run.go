@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -215,13 +216,18 @@ func (a *attempt) pause(r retry) error {
 
 // basis is what a decision about vm and vmi rests on: the run strategy, the
 // pending state change requests, what blocks a start or an unpause, and
-// which instance exists in what phase. virt-controller rewrites other parts
-// of the status all the time; a change there does not explain a refusal.
+// which instance exists in what phase, and whether the status is still
+// entirely empty (the direct path's state change request then tests that it
+// is, and virt-controller's first status write makes that test fail).
+// virt-controller rewrites other parts of the status all the time; a change
+// there does not explain a refusal.
 func basis(vm *kubevirtv1.VirtualMachine, vmi *kubevirtv1.VirtualMachineInstance) string {
 	var b strings.Builder
 	rs, err := vm.RunStrategy()
-	fmt.Fprintf(&b, "%s %v %t %t %q|", rs, err != nil, vm.DeletionTimestamp != nil,
-		vmCondition(vm, kubevirtv1.VirtualMachineManualRecoveryRequired), ptrString(vm.Status.SnapshotInProgress))
+	emptyStatus := equality.Semantic.DeepEqual(vm.Status, kubevirtv1.VirtualMachineStatus{})
+	fmt.Fprintf(&b, "%s %v %t %t %q %t|", rs, err != nil, vm.DeletionTimestamp != nil,
+		vmCondition(vm, kubevirtv1.VirtualMachineManualRecoveryRequired), ptrString(vm.Status.SnapshotInProgress),
+		emptyStatus)
 	for _, r := range vm.Status.StateChangeRequests {
 		fmt.Fprintf(&b, "%s:%s,", r.Action, ptrString((*string)(r.UID)))
 	}
