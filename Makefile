@@ -118,9 +118,20 @@ build-bin: ## Build the static manager and listener binaries into bin/ (what the
 	CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) go build -trimpath -ldflags "-s -w" -o bin/manager ./cmd/manager
 	CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) go build -trimpath -ldflags "-s -w" -o bin/listener ./cmd/listener
 
+# `make run` runs the operator from this host as config/default's Deployment
+# would run it: in config/default's namespace (applied from config/, with its
+# Pod Security labels, if missing), giving listeners the image IMG, against
+# the cluster of the current kubeconfig (KUBECONFIG or ~/.kube/config), with
+# the CRDs installed first. Metrics and probes are off unless RUN_ARGS says
+# otherwise (e.g. RUN_ARGS="--metrics-bind-address=:8443").
+RUN_NAMESPACE ?= $(shell awk '$$1 == "namespace:" {print $$2; exit}' config/default/kustomization.yaml)
+RUN_ARGS ?= --metrics-bind-address=0 --health-probe-bind-address=0
+
 .PHONY: run
-run: manifests generate fmt vet ## Run the operator from your host against the current kubeconfig.
-	go run ./cmd/manager
+run: manifests generate fmt vet install ## Run the operator from your host against the current kubeconfig's cluster (namespace RUN_NAMESPACE from config/, listener image IMG).
+	@echo ">>> make run: context $$($(KUBECTL) config current-context 2>/dev/null || echo '(none)'), namespace $(RUN_NAMESPACE), listener image $(IMG), flags $(RUN_ARGS)"
+	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -l pod-security.kubernetes.io/enforce -f -
+	go run ./cmd/manager --namespace=$(RUN_NAMESPACE) --listener-image=$(IMG) $(RUN_ARGS)
 
 .PHONY: docker-build
 docker-build: ## Build the container image (IMG).
@@ -158,13 +169,12 @@ uninstall: manifests kustomize kubectl ## Remove the CRDs. ignore-not-found=true
 	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
 
 .PHONY: deploy
-deploy: manifests kustomize kubectl ## Deploy the operator (IMG) to the cluster of the current kubeconfig.
-	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
+deploy: manifests kustomize kubectl ## Deploy the operator (IMG) to the cluster of the current kubeconfig, without changing config/.
+	IMG=$(IMG) KUSTOMIZE=$(KUSTOMIZE) hack/dist/kbuild.sh config/default | $(KUBECTL) apply --server-side -f -
 
 .PHONY: undeploy
 undeploy: kustomize kubectl ## Remove the operator. ignore-not-found=true ignores missing objects.
-	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+	IMG=$(IMG) KUSTOMIZE=$(KUSTOMIZE) hack/dist/kbuild.sh config/default | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
 
 ##@ Tools
 # Every tool is pinned by the go.mod of its folder under hack/tools and built

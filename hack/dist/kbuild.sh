@@ -2,7 +2,8 @@
 # kbuild.sh prints `kustomize build <dir>` for the image IMG without touching
 # the work tree: config/ (and hack/chart, which builds on it) is copied to a
 # temporary folder and the image is set there with `kustomize edit set image`,
-# as kubebuilder's deploy and build-installer targets do in place.
+# as kubebuilder's deploy and build-installer targets do in place. `make
+# deploy`, `make undeploy`, `make build-installer` and `make chart` use it.
 #
 # Usage: KUSTOMIZE=bin/kustomize IMG=repo/image:tag hack/dist/kbuild.sh config/default
 set -euo pipefail
