@@ -62,6 +62,17 @@ func RepoRoot() string {
 // BinDir is the folder the Makefile builds tools and test assets into.
 func BinDir() string { return filepath.Join(RepoRoot(), "bin") }
 
+// MissingBinaries lists the names that are not files in bin.
+func MissingBinaries(bin string, names []string) []string {
+	var missing []string
+	for _, n := range names {
+		if _, err := os.Stat(filepath.Join(bin, n)); err != nil {
+			missing = append(missing, n)
+		}
+	}
+	return missing
+}
+
 // KubeVirtCRDDir holds KubeVirt's CRDs, one JSON file each, as KubeVirt's
 // own install strategy generates them (`make kubevirt`).
 func KubeVirtCRDDir() string { return filepath.Join(BinDir(), "kubevirt", "crds") }

@@ -110,13 +110,7 @@ var Binaries = []string{"virt-api", "virt-controller", filepath.Join("kubevirt",
 
 // Missing lists the files of Binaries that bin lacks.
 func Missing(bin string) []string {
-	var missing []string
-	for _, b := range Binaries {
-		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-			missing = append(missing, b)
-		}
-	}
-	return missing
+	return testenv.MissingBinaries(bin, Binaries)
 }
 
 // ControlPlane is KubeVirt's control plane run as local processes.

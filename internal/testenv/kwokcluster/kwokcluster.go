@@ -69,13 +69,7 @@ type Cluster struct {
 
 // Missing lists the binaries of Binaries that bin lacks.
 func Missing(bin string) []string {
-	var missing []string
-	for _, b := range Binaries {
-		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-			missing = append(missing, b)
-		}
-	}
-	return missing
+	return testenv.MissingBinaries(bin, Binaries)
 }
 
 // Options shape a cluster.
