@@ -12,7 +12,6 @@ RUN go mod download
 COPY Makefile ./
 COPY api/ api/
 COPY cmd/ cmd/
-COPY controllers/ controllers/
 COPY internal/ internal/
 COPY pkg/ pkg/
 

@@ -148,6 +148,27 @@ docker-buildx: ## Build and push the image for PLATFORMS with buildx.
 	- $(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) --tag $(IMG) -f Dockerfile .
 	- $(CONTAINER_TOOL) buildx rm kubevirt-wol-builder
 
+# `make image` writes the image without Docker or a registry (hack/image, its
+# own module, with go-containerregistry): the binaries of build-bin, at the
+# Dockerfile's paths with its labels, user, working directory and entrypoint,
+# on an empty base plus what distroless/static would give them (CA
+# certificates, /etc/passwd and /etc/group with the nonroot user, /tmp).
+# Fixed timestamps: the same binaries give the same digest. Load it with
+# `ctr -n k8s.io images import`, `podman load -i` or `docker load -i`
+# (IMAGE_FORMAT=docker for Docker before 25). test-dist holds it to the
+# Dockerfile.
+IMAGE_TAR ?= $(GOBIN_LOCAL)/kubevirt-wol-image.tar
+IMAGE_FORMAT ?= oci
+IMAGE_BUILDER := $(GOBIN_LOCAL)/image-builder
+
+.PHONY: image
+image: build-bin $(IMAGE_BUILDER) ## Write the image (IMG) for GOOS/GOARCH to IMAGE_TAR without Docker: an OCI archive for ctr/podman/docker load; prints its digest.
+	$(IMAGE_BUILDER) -manager bin/manager -listener bin/listener -ref $(IMG) -version $(VERSION) \
+		-platform $(GOOS)/$(GOARCH) -format $(IMAGE_FORMAT) -out $(IMAGE_TAR)
+
+$(IMAGE_BUILDER): hack/image/go.mod $(filter-out %_test.go,$(wildcard hack/image/*.go))
+	cd hack/image && go build -o $@ .
+
 .PHONY: build-installer
 build-installer: manifests generate kustomize ## Write dist/install.yaml (CRD + operator) for IMG, without changing config/.
 	mkdir -p dist
@@ -409,8 +430,9 @@ chart-lint: helm ## helm lint --strict the chart, with the default values and wi
 	$(HELM) lint --strict --kube-version $(KUBE_VERSION) $(CHART_DIR) -f test/distribution/testdata/everything-on.values.yaml
 
 .PHONY: test-dist
-test-dist: envtest-assets kustomize operator-sdk opm helm $(TESTREPORT) ## Validate the bundle, catalog (and its next release), chart and install.yaml with operator-sdk, opm, helm and a real API server.
+test-dist: envtest-assets kwok kustomize operator-sdk opm helm image $(TESTREPORT) ## Validate the bundle, catalog (and its next release), chart and install.yaml with operator-sdk, opm, helm and a real API server; make run and make deploy on a kwok cluster; the image against the Dockerfile.
 	go test -json -tags distribution ./test/distribution/... -count=1 -timeout 20m | $(TESTREPORT) -record $(TEST_REPORT)/dist.json
+	cd hack/image && IMAGE_TAR=$(IMAGE_TAR) go test -json ./... -count=1 | $(TESTREPORT) -record $(abspath $(TEST_REPORT))/image.json
 
 .PHONY: release
 release: kustomize ## Prepare release VERSION (make release VERSION=x.y.z): set it here, in config/manager, docs/olm and the Dockerfile label; regenerate bundle, catalog, chart, install.yaml.

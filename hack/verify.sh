@@ -47,6 +47,7 @@ echo "gofmt: clean"
 go vet ./...
 go vet -tags e2e ./test/...
 go vet -tags distribution ./test/...
+(cd hack/image && go vet ./...)
 echo "go vet: clean"
 
 # Every Go file carries the Apache license header (hack/boilerplate.go.txt).
@@ -62,4 +63,6 @@ fi
 echo "license headers: present"
 
 "${GOLANGCI_LINT:-bin/golangci-lint}" run ./...
+# hack/image is its own module (go-containerregistry stays out of go.mod).
+(cd hack/image && "${GOLANGCI_LINT:-$PWD/../../bin/golangci-lint}" run ./...)
 echo "golangci-lint: clean"
