@@ -399,10 +399,16 @@ bundle-push: ## Push the bundle image (BUNDLE_IMG).
 
 # The catalog's bundle entries are rendered from the bundle directory (no
 # image pull: the image reference is BUNDLE_IMG) in the olm.csv.metadata
-# form that OpenShift 4.17 and later require.
+# form that OpenShift 4.17 and later require. With CATALOG_RENDER_FLAGS=
+# (empty) the bundle goes in with its manifests inline and no image: the
+# catalog test/install serves to a real OLM (which could not pull an image).
+CATALOG_RENDER_FLAGS ?= --alpha-image-ref-template $(BUNDLE_IMG) --migrate-level bundle-object-to-csv-metadata
 .PHONY: catalog
-catalog: bundle-generate opm ## Add the bundle in BUNDLE_DIR to the file-based catalog in CATALOG_DIR as the head of CHANNELS, and validate it.
-	$(OPM) render $(BUNDLE_DIR) --alpha-image-ref-template $(BUNDLE_IMG) --migrate-level bundle-object-to-csv-metadata -o yaml \
+catalog: bundle-generate catalog-add ## Generate the bundle into BUNDLE_DIR and add it to the file-based catalog in CATALOG_DIR as the head of CHANNELS.
+
+.PHONY: catalog-add
+catalog-add: opm ## Add the bundle in BUNDLE_DIR, as it is, to the catalog in CATALOG_DIR as the head of CHANNELS, and validate it.
+	$(OPM) render $(BUNDLE_DIR) $(CATALOG_RENDER_FLAGS) -o yaml \
 		| go run ./hack/dist/fbc -catalog $(CATALOG_DIR) -bundle - -channels $(CHANNELS) -default-channel $(DEFAULT_CHANNEL) \
 			-icon $(PACKAGE_ICON) -description "$(PACKAGE_DESCRIPTION)"
 	$(OPM) validate $(CATALOG_DIR)
