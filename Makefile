@@ -73,7 +73,7 @@ TEST_REPORT ?= .test-report
 TESTREPORT ?= $(GOBIN_LOCAL)/testreport
 
 .PHONY: test
-test: test-preflight verify test-unit test-fuzz test-dist test-e2e ## Everything CI checks: generated files, vet, gofmt, lint, unit and envtest suites (-race), short fuzz, distribution artefacts, end-to-end; needs root (SKIP_PRIVILEGED=1 runs only the rest).
+test: test-preflight verify test-unit test-fuzz test-dist test-install test-e2e ## Everything CI checks: generated files, vet, gofmt, lint, unit and envtest suites (-race), short fuzz, distribution artefacts, end-to-end; needs root (SKIP_PRIVILEGED=1 runs only the rest).
 	@$(TESTREPORT) -summary $(TEST_REPORT)
 
 .PHONY: test-preflight
@@ -220,7 +220,7 @@ KUBE_MINOR := $(word 2,$(subst ., ,$(patsubst v%,%,$(KUBE_VERSION))))
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X k8s.io/component-base/version.gitMajor=$(KUBE_MAJOR) -X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR) -X k8s.io/component-base/version.gitTreeState=clean
 
 .PHONY: tools
-tools: controller-gen kustomize golangci-lint envtest-assets kwok kubevirt operator-sdk opm helm ## Build every tool into bin/.
+tools: controller-gen kustomize golangci-lint envtest-assets kwok kubevirt operator-sdk opm helm olm ## Build every tool into bin/.
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Build controller-gen.
@@ -354,6 +354,27 @@ $(OPM): hack/tools/opm/go.mod
 		-X github.com/operator-framework/operator-registry/cmd/opm/version.opmVersion=$(OPM_VERSION)" \
 		-o $@ github.com/operator-framework/operator-registry/cmd/opm
 
+# Operator Lifecycle Manager v0 for the install tests (test/install): its
+# olm and catalog operators, run as local processes against the test cluster,
+# and the CRDs of operator-framework/api at the same release.
+OLM_VERSION := $(shell awk '$$1 == "github.com/operator-framework/operator-lifecycle-manager" {print $$2; exit}' hack/tools/olm/go.mod 2>/dev/null)
+OLM_DIR := $(GOBIN_LOCAL)/olm
+
+.PHONY: olm
+olm: $(OLM_DIR)/olm $(OLM_DIR)/crds.stamp ## Build OLM's olm and catalog operators and link OLM's CRDs.
+$(OLM_DIR)/olm $(OLM_DIR)/catalog &: hack/tools/olm/go.mod
+	$(call announce,OLM olm and catalog,$(OLM_VERSION),8 min)
+	mkdir -p $(OLM_DIR)
+	cd hack/tools/olm && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w \
+		-X github.com/operator-framework/operator-lifecycle-manager/pkg/version.OLMVersion=$(OLM_VERSION)" \
+		-o $(OLM_DIR)/ github.com/operator-framework/operator-lifecycle-manager/cmd/olm github.com/operator-framework/operator-lifecycle-manager/cmd/catalog
+	touch $(OLM_DIR)/olm $(OLM_DIR)/catalog
+$(OLM_DIR)/crds.stamp: hack/tools/olm/go.mod
+	mkdir -p $(OLM_DIR)
+	ln -sfn "$$(cd hack/tools/olm && go mod download -json github.com/operator-framework/api | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/crds" $(OLM_DIR)/crds
+	test -s $(OLM_DIR)/crds/operators.coreos.com_clusterserviceversions.yaml
+	touch $@
+
 .PHONY: helm
 helm: $(HELM) ## Build helm.
 $(HELM): hack/tools/helm/go.mod
@@ -439,6 +460,10 @@ chart-lint: helm ## helm lint --strict the chart, with the default values and wi
 test-dist: envtest-assets kwok kustomize operator-sdk opm helm image $(TESTREPORT) ## Validate the bundle, catalog (and its next release), chart and install.yaml with operator-sdk, opm, helm and a real API server; make run and make deploy on a kwok cluster; the image against the Dockerfile.
 	go test -json -tags distribution ./test/distribution/... -count=1 -timeout 20m | $(TESTREPORT) -record $(TEST_REPORT)/dist.json
 	cd hack/image && IMAGE_TAR=$(IMAGE_TAR) go test -json ./... -count=1 | $(TESTREPORT) -record $(abspath $(TEST_REPORT))/image.json
+
+.PHONY: test-install
+test-install: build-bin kwok envtest-assets kustomize operator-sdk opm helm olm $(TESTREPORT) ## Install and upgrade the operator as users do, on a kwok cluster with real KubeVirt: real OLM (catalog, Subscription, channel upgrade), helm and kubectl.
+	go test -json -tags install ./test/install -count=1 -timeout 25m | $(TESTREPORT) -record $(TEST_REPORT)/install.json
 
 .PHONY: release
 release: kustomize ## Prepare release VERSION (make release VERSION=x.y.z): set it here, in config/manager, docs/olm and the Dockerfile label; regenerate bundle, catalog, chart, install.yaml.
