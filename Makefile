@@ -73,7 +73,7 @@ TEST_REPORT ?= .test-report
 TESTREPORT ?= $(GOBIN_LOCAL)/testreport
 
 .PHONY: test
-test: test-preflight verify test-unit test-fuzz test-dist test-install test-e2e ## Everything CI checks: generated files, vet, gofmt, lint, unit and envtest suites (-race), short fuzz, distribution artefacts, end-to-end; needs root (SKIP_PRIVILEGED=1 runs only the rest).
+test: test-preflight verify test-unit test-fuzz test-rules test-dist test-install test-e2e ## Everything CI checks: generated files, vet, gofmt, lint, unit and envtest suites (-race), short fuzz, alert rules (promtool), distribution artefacts, end-to-end; needs root (SKIP_PRIVILEGED=1 runs only the rest).
 	@$(TESTREPORT) -summary $(TEST_REPORT)
 
 .PHONY: test-preflight
@@ -92,6 +92,10 @@ test-unit: envtest-assets kwok $(TESTREPORT) ## Run the unit and envtest suites 
 .PHONY: test-e2e
 test-e2e: build-bin kwok envtest-assets kustomize $(TESTREPORT) ## Run the end-to-end suite on a local kwok cluster with real KubeVirt and real WoL senders (needs root).
 	go test -json -tags e2e ./test/e2e -count=1 -timeout 20m | $(TESTREPORT) -record $(TEST_REPORT)/e2e.json
+
+.PHONY: test-rules
+test-rules: ## Check the alert rules and the dashboard's queries with promtool, and run the alerts' unit tests (test/monitoring).
+	TEST_REPORT=$(TEST_REPORT) hack/test-rules.sh
 
 FUZZTIME ?= 200000x
 .PHONY: test-fuzz
@@ -262,8 +266,8 @@ $(KWOKCTL): hack/tools/kwok/go.mod
 
 # CRDs the tests install besides the project's own: KubeVirt's, as KubeVirt's
 # own install strategy generates them (`make kubevirt`); OpenShift's
-# SecurityContextConstraints and the Prometheus Operator's ServiceMonitor,
-# linked from the CRD manifests their Go modules ship.
+# SecurityContextConstraints and the Prometheus Operator's ServiceMonitor and
+# PrometheusRule, linked from the CRD manifests their Go modules ship.
 TEST_CRDS := $(GOBIN_LOCAL)/crds
 PROMETHEUS_OPERATOR_CRDS_VERSION ?= v0.88.0
 
@@ -297,15 +301,19 @@ $(KUBEVIRT_DIR)/manifests.json: hack/tools/kubevirt/go.mod hack/tools/kubevirt/m
 $(TEST_CRDS)/.stamp: go.mod Makefile
 	mkdir -p $(TEST_CRDS)/openshift $(TEST_CRDS)/monitoring
 	ln -sf "$$(go mod download -json github.com/openshift/api | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/security/v1/zz_generated.crd-manifests/0000_03_config-operator_01_securitycontextconstraints.crd.yaml" $(TEST_CRDS)/openshift/securitycontextconstraints.yaml
-	ln -sf "$$(go mod download -json github.com/prometheus-operator/prometheus-operator@$(PROMETHEUS_OPERATOR_CRDS_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" $(TEST_CRDS)/monitoring/servicemonitors.yaml
+	crds="$$(go mod download -json github.com/prometheus-operator/prometheus-operator@$(PROMETHEUS_OPERATOR_CRDS_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/example/prometheus-operator-crd" && \
+		ln -sf "$$crds/monitoring.coreos.com_servicemonitors.yaml" $(TEST_CRDS)/monitoring/servicemonitors.yaml && \
+		ln -sf "$$crds/monitoring.coreos.com_prometheusrules.yaml" $(TEST_CRDS)/monitoring/prometheusrules.yaml
 	test -s $(TEST_CRDS)/openshift/securitycontextconstraints.yaml
 	test -s $(TEST_CRDS)/monitoring/servicemonitors.yaml
+	test -s $(TEST_CRDS)/monitoring/prometheusrules.yaml
 	touch $@
 
 ##@ Distribution
 # The OLM bundle, the file-based catalog, the Helm chart and dist/install.yaml
 # are all generated from config/ (one source of truth) and checked by
-# `make test-dist`. See docs/RELEASING.md.
+# `make test-dist`. See docs/RELEASING.md. dist/monitoring (alerts and
+# dashboard) comes from internal/controller's alerts and hack/dist/monitoring.
 
 # Channels the bundle is published to and the default one.
 CHANNELS ?= stable
@@ -395,7 +403,7 @@ PACKAGE_ICON := config/manifests/bases/kubevirt-wol.svg
 PACKAGE_DESCRIPTION := Wake-on-LAN for KubeVirt VirtualMachines: a magic packet on the LAN starts the VM it names.
 
 .PHONY: dist
-dist: bundle-generate catalog chart build-installer ## Regenerate everything users install: bundle/, catalog/, dist/chart and dist/install.yaml.
+dist: monitoring bundle-generate catalog chart build-installer ## Regenerate everything users install: bundle/, catalog/, dist/chart, dist/install.yaml and dist/monitoring.
 
 .PHONY: bundle
 bundle: bundle-generate bundle-validate ## Generate the OLM bundle for VERSION and IMG (bundle/, bundle.Dockerfile) from config/ and validate it.
@@ -447,8 +455,12 @@ catalog-build: ## Build the catalog image (CATALOG_IMG) from catalog/; the bundl
 catalog-push: ## Push the catalog image (CATALOG_IMG).
 	$(CONTAINER_TOOL) push $(CATALOG_IMG)
 
+.PHONY: monitoring
+monitoring: ## Write the listener alerts (dist/monitoring/prometheus-rules.yaml, config/alerts) and the dashboard (dist/monitoring: Grafana JSON, OpenShift ConfigMap).
+	go run ./hack/dist/monitoring
+
 .PHONY: chart
-chart: manifests kustomize ## Generate the Helm chart (dist/chart) for VERSION and IMG from config/.
+chart: manifests kustomize monitoring ## Generate the Helm chart (dist/chart) for VERSION and IMG from config/.
 	IMG=$(IMG) KUSTOMIZE=$(KUSTOMIZE) hack/dist/kbuild.sh hack/chart | go run ./hack/dist/chartgen -out $(CHART_DIR) -version $(VERSION)
 
 .PHONY: chart-lint

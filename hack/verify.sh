@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 # Everything a generator writes. Keep in step with the `generated` target.
 GENERATED=(api config/crd/bases config/rbac internal/listenerrbac internal/controller/testdata)
-for extra in bundle bundle.Dockerfile dist/chart dist/install.yaml catalog catalog.Dockerfile; do
+for extra in bundle bundle.Dockerfile dist/chart dist/install.yaml dist/monitoring config/alerts catalog catalog.Dockerfile; do
 	[ -e "$extra" ] && GENERATED+=("$extra")
 done
 

@@ -54,10 +54,16 @@ func main() {
 	flag.StringVar(&o.ListenerImage, "listener-image", os.Getenv("RELATED_IMAGE_LISTENER"),
 		"The listener image used when a WolConfig does not set one (default: $RELATED_IMAGE_LISTENER).")
 	flag.DurationVar(&o.DiscoveryInterval, "discovery-interval", time.Minute,
-		"How often to look for optional APIs (OpenShift SCCs, ServiceMonitors, KubeVirt) appearing or going away.")
+		"How often to look for optional APIs (OpenShift SCCs, ServiceMonitors, PrometheusRules, KubeVirt) "+
+			"appearing or going away.")
+	prometheusRules := flag.Bool("prometheus-rules", true,
+		"Create a PrometheusRule with the listener alerts for each WolConfig when monitoring.coreos.com/v1 PrometheusRules "+
+			"are served. false: create none and delete those created before (the alerts are installed another way, "+
+			"e.g. by the Helm chart's prometheusRule.enabled).")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	o.DisablePrometheusRules = !*prometheusRules
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	// The process exits as soon as the manager stops, so the lease can be

@@ -272,7 +272,7 @@ func summarize(dir string, w io.Writer) error {
 		return err
 	}
 	// make test's order first, then the rest by name.
-	order := []string{"verify", "unit", "fuzz", "dist", "e2e"}
+	order := []string{"verify", "unit", "fuzz", "rules", "dist", "e2e"}
 	rank := func(name string) int {
 		if i := slices.Index(order, strings.TrimSuffix(name, filepath.Ext(name))); i >= 0 {
 			return i

@@ -37,6 +37,8 @@ type APIs struct {
 	OpenShift bool
 	// Monitoring: monitoring.coreos.com/v1 ServiceMonitors.
 	Monitoring bool
+	// PrometheusRules: monitoring.coreos.com/v1 PrometheusRules.
+	PrometheusRules bool
 	// KubeVirt: kubevirt.io/v1 VirtualMachines (a prerequisite; without it
 	// no VM is in scope and the listeners cannot become ready).
 	KubeVirt bool
@@ -87,11 +89,15 @@ func (c *ClusterInfo) Refresh() error {
 	if err != nil {
 		return err
 	}
+	rules, err := c.serves(monitoringv1.SchemeGroupVersion.String(), monitoringv1.PrometheusRuleName)
+	if err != nil {
+		return err
+	}
 	kubevirt, err := c.serves(kubevirtv1.SchemeGroupVersion.String(), "virtualmachines")
 	if err != nil {
 		return err
 	}
-	now := APIs{OpenShift: openShift, Monitoring: monitoring, KubeVirt: kubevirt}
+	now := APIs{OpenShift: openShift, Monitoring: monitoring, PrometheusRules: rules, KubeVirt: kubevirt}
 
 	c.mu.Lock()
 	changed := !c.probed || now != c.apis
@@ -102,6 +108,7 @@ func (c *ClusterInfo) Refresh() error {
 	if changed {
 		c.log.Info("Optional APIs discovered",
 			"securityContextConstraints", now.OpenShift, "serviceMonitors", now.Monitoring,
+			"prometheusRules", now.PrometheusRules,
 			"kubevirtVirtualMachines", now.KubeVirt)
 		for _, f := range listeners {
 			f(now)

@@ -24,8 +24,8 @@ import (
 
 // desiredObjects builds every object the WolConfig owns, for the APIs the
 // cluster serves: the listener's identity and access (ListenerAccess), its
-// metrics Service, SCC and ServiceMonitor, and the Deployment only when the
-// WolConfig may run a listener.
+// metrics Service, SCC, ServiceMonitor and PrometheusRule (its alerts), and
+// the Deployment only when the WolConfig may run a listener.
 func desiredObjects(wc *wolv1beta1.WolConfig, p Params, withDeployment bool, secureOn []string) []client.Object {
 	objs := append(ListenerAccess(wc, p, secureOn), BuildMetricsService(wc, p))
 	if p.OpenShift {
@@ -33,6 +33,9 @@ func desiredObjects(wc *wolv1beta1.WolConfig, p Params, withDeployment bool, sec
 	}
 	if p.Monitoring {
 		objs = append(objs, BuildServiceMonitor(wc, p))
+	}
+	if p.PrometheusRules {
+		objs = append(objs, BuildPrometheusRule(wc, p))
 	}
 	if withDeployment {
 		objs = append(objs, BuildDeployment(wc, p))

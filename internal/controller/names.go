@@ -40,7 +40,8 @@ const (
 )
 
 // ListenerName names the namespaced objects of a WolConfig's listener:
-// Deployment, ServiceAccount, metrics Service and ServiceMonitor.
+// Deployment, ServiceAccount, metrics Service, ServiceMonitor and
+// PrometheusRule.
 func ListenerName(wc *wolv1beta1.WolConfig) string { return "wol-listener-" + wc.Name }
 
 // ListenerClusterName names the cluster-scoped objects of a WolConfig's

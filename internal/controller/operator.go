@@ -73,6 +73,9 @@ type OperatorOptions struct {
 	DiscoveryInterval time.Duration
 	// Debounce delays re-evaluations after VM changes (DefaultDebounce if 0).
 	Debounce time.Duration
+	// DisablePrometheusRules: create no PrometheusRule with the listener
+	// alerts, and delete those created before (see WolConfigReconciler).
+	DisablePrometheusRules bool
 	// SkipNameValidation allows several managers in one process (tests).
 	SkipNameValidation bool
 }
@@ -155,6 +158,8 @@ func NewOperator(cfg *rest.Config, o OperatorOptions) (ctrl.Manager, error) {
 		Info:      info,
 		Recorder:  mgr.GetEventRecorder("kubevirt-wol-operator"),
 		Debounce:  o.Debounce,
+
+		DisablePrometheusRules: o.DisablePrometheusRules,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the WolConfig controller: %w", err)

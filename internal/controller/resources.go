@@ -25,7 +25,7 @@ import (
 )
 
 // The builders (one file per owned kind: deployment.go, rbac.go, scc.go,
-// service.go, serviceaccount.go, servicemonitor.go) are pure: they turn a
+// prometheusrule.go, service.go, serviceaccount.go, servicemonitor.go) are pure: they turn a
 // WolConfig and the facts in Params into the objects the operator owns for
 // it, with no client and no context. They are covered by table and
 // golden-file tests. This file holds what they share.
@@ -57,6 +57,9 @@ type Params struct {
 	OpenShift bool
 	// Monitoring is true when monitoring.coreos.com/v1 ServiceMonitors are served.
 	Monitoring bool
+	// PrometheusRules is true when monitoring.coreos.com/v1 PrometheusRules
+	// are served and the operator creates the listener alerts.
+	PrometheusRules bool
 }
 
 // listenerNeeds is what the listener's sockets require of its security context.

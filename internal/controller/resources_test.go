@@ -77,7 +77,7 @@ func TestGolden(t *testing.T) {
 	}{
 		{"default", defaulted("wol-config"), testParams, nil},
 		{"everything-openshift", defaulted("lab", everything), Params{
-			Namespace: testParams.Namespace, Image: testParams.Image, OpenShift: true, Monitoring: true}, nil},
+			Namespace: testParams.Namespace, Image: testParams.Image, OpenShift: true, Monitoring: true, PrometheusRules: true}, nil},
 		{"secureon", defaulted("office", func(wc *wolv1beta1.WolConfig) {
 			wc.Spec.SecureOn = &wolv1beta1.SecureOnSpec{PasswordKey: "office"}
 			wc.Spec.NamespaceSelectors = []string{"lab", "prod"}

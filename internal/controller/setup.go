@@ -44,7 +44,8 @@ import (
 )
 
 // SetupWithManager registers the controller and its watches. Watches on
-// ServiceMonitors, SecurityContextConstraints and VirtualMachines are added
+// ServiceMonitors, PrometheusRules, SecurityContextConstraints and
+// VirtualMachines are added
 // when discovery finds their API, at start-up or later.
 func (r *WolConfigReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Debounce == 0 {
@@ -110,6 +111,13 @@ func (r *WolConfigReconciler) watchOptionalAPIs(mgr ctrl.Manager, apis APIs) err
 			r.watching["servicemonitor"] = true
 		}
 	}
+	if apis.PrometheusRules && !r.watching["prometheusrule"] {
+		if err := r.controller.Watch(owner(&monitoringv1.PrometheusRule{})); err != nil {
+			errs = append(errs, err)
+		} else {
+			r.watching["prometheusrule"] = true
+		}
+	}
 	if apis.KubeVirt && !r.watching["vm"] {
 		if err := r.controller.Watch(source.Kind(r.Cache, &kubevirtv1.VirtualMachine{},
 			&vmHandler{r: r})); err != nil {
@@ -143,7 +151,8 @@ func (r *WolConfigReconciler) allWolConfigs(ctx context.Context, _ client.Object
 // needs. Kinds whose API may be missing at start-up (KubeVirt, OpenShift,
 // Prometheus Operator) cannot be narrowed by namespace or label here, because
 // that needs their REST mapping; VirtualMachines are slimmed by the default
-// transform instead, and the few SCCs and ServiceMonitors are cached whole.
+// transform instead, and the few SCCs, ServiceMonitors and PrometheusRules
+// are cached whole.
 func CacheOptions(namespace string) cache.Options {
 	owned := labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy})
 	inNamespace := map[string]cache.Config{namespace: {}}

@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -75,6 +76,11 @@ type WolConfigReconciler struct {
 	Recorder events.EventRecorder
 	// Debounce delays the re-evaluation after VM changes (DefaultDebounce if 0).
 	Debounce time.Duration
+	// DisablePrometheusRules stops the operator from creating the listener
+	// alerts (a PrometheusRule per WolConfig), and makes it delete those it
+	// created: for installs that own the rules themselves (the Helm chart's
+	// prometheusRule.enabled), so that no alert exists twice.
+	DisablePrometheusRules bool
 
 	controller controller.Controller
 	resync     chan event.GenericEvent
@@ -97,6 +103,7 @@ type WolConfigReconciler struct {
 // +kubebuilder:rbac:groups=security.openshift.io,resources=securitycontextconstraints,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=security.openshift.io,resources=securitycontextconstraints,verbs=use
 // +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=prometheusrules,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=kubevirt.io,resources=virtualmachines,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -114,7 +121,8 @@ func (r *WolConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 
 	apis := r.Info.APIs()
-	p := Params{Namespace: r.Namespace, Image: r.Image, OpenShift: apis.OpenShift, Monitoring: apis.Monitoring}
+	p := Params{Namespace: r.Namespace, Image: r.Image, OpenShift: apis.OpenShift, Monitoring: apis.Monitoring,
+		PrometheusRules: apis.PrometheusRules && !r.DisablePrometheusRules}
 
 	all := &wolv1beta1.WolConfigList{}
 	if err := r.List(ctx, all); err != nil {
@@ -152,6 +160,11 @@ func (r *WolConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	desired := desiredObjects(wc, p, conflict == nil, secureOn)
 	if err := r.pruneRBAC(ctx, a, wc, desired); err != nil {
 		applyErrs = append(applyErrs, err)
+	}
+	if apis.PrometheusRules && !p.PrometheusRules {
+		if err := r.prunePrometheusRule(ctx, a, wc); err != nil {
+			applyErrs = append(applyErrs, err)
+		}
 	}
 
 	deployment := &appsv1.Deployment{}
@@ -243,6 +256,25 @@ func (r *WolConfigReconciler) pruneRBAC(ctx context.Context, a applier, wc *wolv
 			"namespace", obj.GetNamespace(), "name", obj.GetName())
 	}
 	return errors.Join(errs...)
+}
+
+// prunePrometheusRule deletes the PrometheusRule wc owns, if any, when the
+// operator is not to create one (DisablePrometheusRules): whoever runs it so
+// installs the alerts another way, and they must not fire twice.
+func (r *WolConfigReconciler) prunePrometheusRule(ctx context.Context, a applier, wc *wolv1beta1.WolConfig) error {
+	rule := &monitoringv1.PrometheusRule{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: ListenerName(wc)}, rule); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if !metav1.IsControlledBy(rule, wc) {
+		return nil
+	}
+	if _, err := a.deleteIfExists(ctx, rule); err != nil {
+		return fmt.Errorf("deleting PrometheusRule %s/%s: %w", rule.Namespace, rule.Name, err)
+	}
+	logf.FromContext(ctx).Info("Deleted the listener alerts: the operator is not to create them",
+		"namespace", rule.Namespace, "name", rule.Name)
+	return nil
 }
 
 // evaluate indexes the VirtualMachines in scope, from the cache.

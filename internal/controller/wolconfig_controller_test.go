@@ -32,6 +32,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	kubevirtv1 "kubevirt.io/api/core/v1"
@@ -359,7 +360,7 @@ var _ = Describe("WolConfig reconciliation", Ordered, func() {
 		Eventually(func() int32 { return getWolConfig(ctx, "scoped").Status.ManagedVMs }, timeout, poll).Should(Equal(int32(19)))
 	})
 
-	It("creates the SCC and the ServiceMonitor once their APIs appear", func() {
+	It("creates the SCC, the ServiceMonitor and the PrometheusRule once their APIs appear", func() {
 		wc := getWolConfig(ctx, "scoped")
 		paths, err := testenv.CRDPaths(testenv.Options{OpenShift: true, Monitoring: true, WithoutKubeVirt: true})
 		Expect(err).NotTo(HaveOccurred())
@@ -380,6 +381,19 @@ var _ = Describe("WolConfig reconciliation", Ordered, func() {
 		Eventually(func() error { return admin.Get(ctx, key("wol-listener-scoped"), sm) }, timeout, poll).Should(Succeed())
 		Expect(sm.Spec.Endpoints[0].Port).To(Equal(MetricsPortName))
 
+		By("creating the listener alerts for this WolConfig's series")
+		rule := &monitoringv1.PrometheusRule{}
+		Eventually(func() error { return admin.Get(ctx, key("wol-listener-scoped"), rule) }, timeout, poll).Should(Succeed())
+		Expect(metav1.GetControllerOf(rule)).To(HaveField("UID", wc.UID))
+		Expect(rule.Spec.Groups).To(HaveLen(1))
+		Expect(rule.Spec.Groups[0].Rules).To(HaveLen(len(ListenerAlerts)))
+		Expect(rule.Spec.Groups[0].Rules[0].Expr.String()).To(ContainSubstring(
+			`job="wol-listener-scoped", namespace="` + operatorNamespace + `"`))
+		By("restoring deleted listener alerts")
+		Expect(admin.Delete(ctx, rule)).To(Succeed())
+		Eventually(func() error { return admin.Get(ctx, key("wol-listener-scoped"), &monitoringv1.PrometheusRule{}) },
+			timeout, poll).Should(Succeed())
+
 		By("granting the SCC to the listener and pinning its pods to it")
 		Eventually(func(g Gomega) {
 			cr := &rbacv1.ClusterRole{}
@@ -396,5 +410,49 @@ var _ = Describe("WolConfig reconciliation", Ordered, func() {
 		Eventually(func() error {
 			return admin.Get(ctx, client.ObjectKey{Name: "kubevirt-wol-listener-scoped"}, &securityv1.SecurityContextConstraints{})
 		}, timeout, poll).Should(Succeed())
+	})
+
+	It("deletes its listener alerts, and creates none, when run with DisablePrometheusRules", func() {
+		// Another owner (the Helm chart's prometheusRule.enabled) installs the
+		// alerts: the operator's own copy must go, or every alert fires twice.
+		Expect(admin.Get(ctx, key("wol-listener-scoped"), &monitoringv1.PrometheusRule{})).To(Succeed())
+		stopMgr()
+		DeferCleanup(func() { _, stopMgr = startOperator(OperatorOptions{}, writes.Wrap) })
+		_, stop := startOperator(OperatorOptions{DisablePrometheusRules: true}, nil)
+		DeferCleanup(stop)
+
+		gone := func(name string) func() bool {
+			return func() bool {
+				return apierrors.IsNotFound(admin.Get(ctx, key(name), &monitoringv1.PrometheusRule{}))
+			}
+		}
+		Eventually(gone("wol-listener-scoped"), timeout, poll).Should(BeTrue())
+		By("keeping the ServiceMonitor")
+		Expect(admin.Get(ctx, key("wol-listener-scoped"), &monitoringv1.ServiceMonitor{})).To(Succeed())
+
+		By("leaving alone a PrometheusRule it does not own, even with the name it would give its own")
+		foreign := &monitoringv1.PrometheusRule{
+			ObjectMeta: metav1.ObjectMeta{Name: "wol-listener-scoped", Namespace: operatorNamespace},
+			Spec: monitoringv1.PrometheusRuleSpec{Groups: []monitoringv1.RuleGroup{{
+				Name: "mine", Rules: []monitoringv1.Rule{{Alert: "Mine", Expr: intstr.FromString("vector(1)")}},
+			}}},
+		}
+		Expect(admin.Create(ctx, foreign)).To(Succeed())
+		DeferCleanup(func() { Expect(client.IgnoreNotFound(admin.Delete(ctx, foreign))).To(Succeed()) })
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			wc := getWolConfig(ctx, "scoped")
+			wc.Labels = map[string]string{"touched": "yes"} // a reconcile of "scoped"
+			return admin.Update(ctx, wc)
+		})).To(Succeed())
+		Consistently(gone("wol-listener-scoped"), 2*time.Second, poll).Should(BeFalse())
+
+		By("creating none for a new WolConfig")
+		Expect(admin.Create(ctx, newWolConfig("norules", func(wc *wolv1beta1.WolConfig) {
+			wc.Spec.WolPorts = []int32{41101}
+			wc.Spec.Listener.MetricsPort = ptr.To[int32](41102)
+		}))).To(Succeed())
+		Eventually(func() error { return admin.Get(ctx, key("wol-listener-norules"), &monitoringv1.ServiceMonitor{}) },
+			timeout, poll).Should(Succeed())
+		Consistently(gone("wol-listener-norules"), 2*time.Second, poll).Should(BeTrue())
 	})
 })

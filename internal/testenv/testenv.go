@@ -41,7 +41,8 @@ import (
 type Options struct {
 	// OpenShift installs the security.openshift.io SecurityContextConstraints CRD.
 	OpenShift bool
-	// Monitoring installs the monitoring.coreos.com ServiceMonitor CRD.
+	// Monitoring installs the monitoring.coreos.com ServiceMonitor and
+	// PrometheusRule CRDs.
 	Monitoring bool
 	// WithoutKubeVirt leaves out KubeVirt's CRDs (as KubeVirt's install
 	// strategy generates them, bin/kubevirt/crds).
@@ -90,7 +91,8 @@ func CRDPaths(opts Options) ([]string, error) {
 		paths = append(paths, filepath.Join(crds, "openshift", "securitycontextconstraints.yaml"))
 	}
 	if opts.Monitoring {
-		paths = append(paths, filepath.Join(crds, "monitoring", "servicemonitors.yaml"))
+		paths = append(paths, filepath.Join(crds, "monitoring", "servicemonitors.yaml"),
+			filepath.Join(crds, "monitoring", "prometheusrules.yaml"))
 	}
 	for _, p := range paths {
 		if _, err := os.Stat(p); err != nil {
