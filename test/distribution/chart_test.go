@@ -21,6 +21,7 @@ package distribution
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 
 	"strings"
 	"testing"
@@ -38,9 +39,11 @@ var chartCases = []struct {
 }{
 	{name: "default values"},
 	{name: "everything on, Kubernetes with the Prometheus Operator",
-		args: []string{"-f", everythingOn, "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor"}},
+		args: []string{"-f", everythingOn, "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor",
+			"--api-versions", "monitoring.coreos.com/v1/PrometheusRule"}},
 	{name: "everything on, OpenShift",
-		args: []string{"-f", everythingOn, "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor", "--api-versions", "security.openshift.io/v1"}},
+		args: []string{"-f", everythingOn, "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor",
+			"--api-versions", "monitoring.coreos.com/v1/PrometheusRule", "--api-versions", "security.openshift.io/v1"}},
 }
 
 func helmTemplate(t *testing.T, args ...string) []byte {
@@ -93,9 +96,11 @@ func TestChartMatchesConfig(t *testing.T) {
 	}
 }
 
-// TestChartOptionalParts checks the switches: the ServiceMonitor only with
-// the API, the namespace's Pod Security labels only off OpenShift, user IDs
-// left to OpenShift, the CRD's keep policy.
+// TestChartOptionalParts checks the switches: the ServiceMonitor and the
+// PrometheusRule only with their API, the operator told to create no
+// PrometheusRule of its own when the chart installs one, the namespace's Pod
+// Security labels only off OpenShift, user IDs left to OpenShift, the CRD's
+// keep policy.
 func TestChartOptionalParts(t *testing.T) {
 	kinds := func(objs map[string]*unstructured.Unstructured, kind string) []*unstructured.Unstructured {
 		var out []*unstructured.Unstructured
@@ -110,13 +115,18 @@ func TestChartOptionalParts(t *testing.T) {
 	if n := len(kinds(def, "ServiceMonitor")) + len(kinds(def, "Namespace")); n != 0 {
 		t.Errorf("the default values render %d ServiceMonitors and Namespaces, want none", n)
 	}
+	withAPIs := byKey(t, helmTemplate(t, "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor",
+		"--api-versions", "monitoring.coreos.com/v1/PrometheusRule"))
+	if n := len(kinds(withAPIs, "PrometheusRule")); n != 0 || !operatorMakesRules(t, withAPIs) {
+		t.Errorf("the default values render %d PrometheusRules (want none: the operator creates them)", n)
+	}
 	crd := kinds(def, "CustomResourceDefinition")
 	if len(crd) != 1 || crd[0].GetAnnotations()["helm.sh/resource-policy"] != "keep" {
 		t.Errorf("want one CRD with helm.sh/resource-policy: keep, got %v", crd)
 	}
 	noMonitoring := byKey(t, helmTemplate(t, "-f", everythingOn))
-	if n := len(kinds(noMonitoring, "ServiceMonitor")); n != 0 {
-		t.Errorf("a ServiceMonitor is rendered although the API is not served")
+	if n := len(kinds(noMonitoring, "ServiceMonitor")) + len(kinds(noMonitoring, "PrometheusRule")); n != 0 {
+		t.Errorf("a ServiceMonitor or PrometheusRule is rendered although the API is not served")
 	}
 	noCRD := byKey(t, helmTemplate(t, "--set", "crd.enabled=false"))
 	if n := len(kinds(noCRD, "CustomResourceDefinition")); n != 0 {
@@ -128,6 +138,13 @@ func TestChartOptionalParts(t *testing.T) {
 	for name, objs := range map[string]map[string]*unstructured.Unstructured{"Kubernetes": k8s, "OpenShift": ocp} {
 		if len(kinds(objs, "ServiceMonitor")) != 1 || len(kinds(objs, "Namespace")) != 1 {
 			t.Errorf("%s, everything on: want one ServiceMonitor and one Namespace", name)
+		}
+		rules := kinds(objs, "PrometheusRule")
+		if len(rules) != 1 || rules[0].GetLabels()["release"] != "kube-prometheus-stack" {
+			t.Errorf("%s, everything on: want one PrometheusRule labelled from prometheusRule.labels, got %v", name, rules)
+		}
+		if operatorMakesRules(t, objs) {
+			t.Errorf("%s, everything on: the chart installs the alerts, but the operator is not run with --prometheus-rules=false", name)
 		}
 	}
 	if got := kinds(k8s, "Namespace")[0].GetLabels()["pod-security.kubernetes.io/enforce"]; got != "privileged" {
@@ -178,11 +195,30 @@ func TestChartValuesSchema(t *testing.T) {
 	}
 	walk("$", schema)
 
-	for _, bad := range []string{"unknownKey=1", "manager.image.registry=x", "metrics.serviceMonitor.interval=30s", "platform=openshift4"} {
+	for _, bad := range []string{"unknownKey=1", "manager.image.registry=x", "metrics.serviceMonitor.interval=30s", "platform=openshift4",
+		"prometheusRule.interval=1m"} {
 		if _, err := exe(t, helmEnv(t), nil, tool(t, "helm"), "template", packageName, "dist/chart", "--set", bad); err == nil {
 			t.Errorf("helm template --set %s: accepted, want the schema to refuse it", bad)
 		}
 	}
+}
+
+// operatorMakesRules reports whether the rendered operator creates its own
+// PrometheusRules (it is not run with --prometheus-rules=false).
+func operatorMakesRules(t *testing.T, objs map[string]*unstructured.Unstructured) bool {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetKind() != "Deployment" {
+			continue
+		}
+		containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		for _, c := range containers {
+			args, _, _ := unstructured.NestedStringSlice(c.(map[string]any), "args")
+			return !slices.Contains(args, "--prometheus-rules=false")
+		}
+	}
+	t.Fatal("no operator Deployment rendered")
+	return false
 }
 
 func byKey(t *testing.T, data []byte) map[string]*unstructured.Unstructured {

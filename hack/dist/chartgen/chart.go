@@ -180,6 +180,10 @@ const valuesTable = "| key | default | meaning |\n" +
 	"| `metrics.enabled` | true | the operator's HTTPS metrics endpoint and Service |\n" +
 	"| `metrics.serviceMonitor.enabled` | true | " +
 	"a ServiceMonitor for the operator, rendered only if monitoring.coreos.com/v1 is served |\n" +
+	"| `prometheusRule.enabled` | false | the listener alerts (docs/runbooks.md) as one PrometheusRule of the release, " +
+	"rendered only if monitoring.coreos.com/v1 PrometheusRules are served; the operator then creates none of its own |\n" +
+	"| `prometheusRule.labels` | {} | " +
+	"extra labels of that PrometheusRule, e.g. to match a Prometheus' `ruleSelector` |\n" +
 	"| `networkPolicy.enabled` | true | only namespaces labelled `metrics=enabled` reach the metrics port |\n"
 
 const notes = `kubevirt-wol {{ .Chart.AppVersion }} is installed in the namespace {{ .Release.Namespace }}.
@@ -293,6 +297,18 @@ metrics:
     # ServiceMonitor is created by the operator itself.)
     enabled: true
 
+prometheusRule:
+  # The listener alerts (docs/runbooks.md). By default the operator creates
+  # them itself, one PrometheusRule per WolConfig, when the cluster serves
+  # monitoring.coreos.com/v1 PrometheusRules. enabled: the chart installs them
+  # instead, as one PrometheusRule for every WolConfig's listeners, and runs
+  # the operator with --prometheus-rules=false, which deletes its own: the
+  # alerts never exist twice. Rendered only when the API is served.
+  enabled: false
+  # Extra labels of that PrometheusRule, e.g. what a Prometheus' ruleSelector
+  # wants (release: kube-prometheus-stack).
+  labels: {}
+
 networkPolicy:
   # Let only namespaces labelled metrics=enabled reach the operator's metrics
   # port (and nothing else reach the operator's pods).
@@ -381,10 +397,11 @@ func valuesSchema() map[string]any {
 			"podAnnotations":    stringMap,
 			"podLabels":         stringMap,
 		}),
-		"listener":      obj(map[string]any{"image": str}),
-		"rbac":          obj(map[string]any{"helpers": switchable(nil)}),
-		"metrics":       switchable(map[string]any{"serviceMonitor": switchable(nil)}),
-		"networkPolicy": switchable(nil),
+		"listener":       obj(map[string]any{"image": str}),
+		"rbac":           obj(map[string]any{"helpers": switchable(nil)}),
+		"metrics":        switchable(map[string]any{"serviceMonitor": switchable(nil)}),
+		"prometheusRule": switchable(map[string]any{"labels": stringMap}),
+		"networkPolicy":  switchable(nil),
 	})
 	schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	schema["title"] = "Values of the kubevirt-wol chart"

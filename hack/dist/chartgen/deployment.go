@@ -93,6 +93,10 @@ func templateDeployment(dep object, p *placeholders) error {
 	if !sawLeader || !sawMetrics {
 		return errors.New("the manager's args lack --leader-elect or --metrics-bind-address")
 	}
+	// The chart's PrometheusRule replaces the operator's own (one per
+	// WolConfig): never both.
+	items = append(items, p.block(listItems(
+		"{{- if .Values.prometheusRule.enabled }}", "- --prometheus-rules=false", "{{- end }}")))
 	items = append(items, p.block(listItems("{{- range .Values.manager.extraArgs }}", "- {{ . | quote }}", "{{- end }}")))
 	c["args"] = items
 	return nil

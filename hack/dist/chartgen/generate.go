@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -137,6 +138,7 @@ func (g *generator) readDefaults(dep object) error {
 }
 
 func (g *generator) add(o object) error {
+	escapeTemplates(o)
 	p := newPlaceholders()
 	meta := dig(o, "metadata")
 	short := strings.TrimPrefix(name(o), namePrefix)
@@ -193,6 +195,11 @@ func (g *generator) add(o object) error {
 		path = "templates/prometheus/" + short + ".yaml"
 		cond = "and .Values.metrics.enabled .Values.metrics.serviceMonitor.enabled " +
 			`(.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor")`
+	case "PrometheusRule":
+		path = "templates/prometheus/" + short + ".yaml"
+		cond = "and .Values.prometheusRule.enabled " +
+			`(.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/PrometheusRule")`
+		lbls[p.block(withMap(".Values.prometheusRule.labels"))] = ""
 	case "NetworkPolicy":
 		path = "templates/network-policy/" + short + ".yaml"
 		cond = ".Values.networkPolicy.enabled"
@@ -224,4 +231,39 @@ func (g *generator) add(o object) error {
 	}
 	g.files[path] = body
 	return nil
+}
+
+// helmAction is a Go template action in a string of config/ (a
+// PrometheusRule's annotations hold Prometheus' own templates).
+var helmAction = regexp.MustCompile(`{{.*?}}`)
+
+// escapeTemplates makes Helm print every template action found in the
+// object's strings as it is, instead of evaluating it: {{ x }} becomes
+// {{"{{"}} x {{"}}"}}, whose actions have no space where YAML could fold a
+// long line.
+func escapeTemplates(v any) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			if s, ok := e.(string); ok {
+				t[k] = escapeString(s)
+			} else {
+				escapeTemplates(e)
+			}
+		}
+	case []any:
+		for i, e := range t {
+			if s, ok := e.(string); ok {
+				t[i] = escapeString(s)
+			} else {
+				escapeTemplates(e)
+			}
+		}
+	}
+}
+
+func escapeString(s string) string {
+	return helmAction.ReplaceAllStringFunc(s, func(action string) string {
+		return `{{"{{"}}` + action[2:len(action)-2] + `{{"}}"}}`
+	})
 }

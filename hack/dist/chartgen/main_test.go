@@ -55,6 +55,19 @@ metadata:
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kubevirt-wol-manager-role}
 subjects:
 - {kind: ServiceAccount, name: kubevirt-wol-controller-manager, namespace: kubevirt-wol-system}
+---
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: kubevirt-wol-listener-alerts
+  namespace: kubevirt-wol-system
+spec:
+  groups:
+  - name: g
+    rules:
+    - alert: A
+      annotations: {description: 'job {{ $labels.job }} is {{ if eq $labels.reason "x" }}x{{ end }}'}
+      expr: up{job=~"wol-listener-.+"} == 0
 `
 
 func generate(t *testing.T, in string) (map[string]string, error) {
@@ -79,10 +92,18 @@ func TestGenerate(t *testing.T) {
 			"        - --leader-elect=false",
 			"        - --metrics-bind-address=0",
 			"        - --other",
+			"        {{- if .Values.prometheusRule.enabled }}\n        - --prometheus-rules=false\n        {{- end }}",
 			"          {{- toYaml .Values.manager.resources | nindent 10 }}",
 		},
 		"templates/namespace/namespace.yaml":      {"{{- if .Values.namespace.create }}", "pod-security.kubernetes.io/{{ $mode }}: {{ $level }}", "helm.sh/resource-policy: keep"},
 		"templates/rbac/manager-rolebinding.yaml": {"  namespace: {{ .Release.Namespace }}"},
+		"templates/prometheus/listener-alerts.yaml": {
+			`{{- if and .Values.prometheusRule.enabled (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/PrometheusRule") }}`,
+			"{{- with .Values.prometheusRule.labels }}",
+			// Prometheus' templates are printed, not evaluated by Helm.
+			`job {{"{{"}} $labels.job {{"}}"}} is {{"{{"}} if eq $labels.reason`, `{{"}}"}}x{{"{{"}} end {{"}}"}}`,
+			`up{job=~"wol-listener-.+"} == 0`,
+		},
 		"values.yaml": {"repository: example.com/op", "tag: v1.2.3", "memory: 1Gi", "enforce: privileged"},
 		"Chart.yaml":  {"version: 1.2.3", `appVersion: "1.2.3"`},
 	} {
