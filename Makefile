@@ -53,7 +53,7 @@ vet: ## Run go vet against the code.
 	go vet ./...
 
 .PHONY: verify
-verify: controller-gen kustomize golangci-lint ## Fail if generated files are stale, or gofmt, go vet, golangci-lint or the license-header check finds something.
+verify: controller-gen kustomize golangci-lint operator-sdk opm ## Fail if generated files are stale, or gofmt, go vet, golangci-lint or the license-header check finds something.
 	hack/verify.sh
 	@mkdir -p $(TEST_REPORT) && echo "verify: generated files up to date; gofmt, go vet, golangci-lint and license headers clean" > $(TEST_REPORT)/verify.txt
 
