@@ -18,6 +18,7 @@ package controller
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
@@ -50,6 +51,10 @@ const (
 
 	severityWarning  = "warning"
 	severityCritical = "critical"
+
+	// alertNoListenerUp is the alert a WolConfig scaled to zero on purpose
+	// does not get.
+	alertNoListenerUp = "KubevirtWolNoListenerUp"
 )
 
 // ListenerMatchers match the series of the WolConfig's listeners as its
@@ -96,7 +101,7 @@ var ListenerAlerts = []ListenerAlert{
 			"last error says which).",
 	},
 	{
-		Name:     "KubevirtWolNoListenerUp",
+		Name:     alertNoListenerUp,
 		Expr:     `sum by (namespace, job) (up{%[1]s}) == 0 or absent(up{%[1]s})`,
 		For:      minutes(10),
 		Severity: severityCritical,
@@ -198,8 +203,12 @@ func minutes(n int) monitoringv1.Duration { return monitoringv1.Duration(fmt.Spr
 // AlertRuleGroups returns the listener alerts for the series that matchers
 // select (ListenerMatchers or AnyListenerMatchers).
 func AlertRuleGroups(matchers string) []monitoringv1.RuleGroup {
-	rules := make([]monitoringv1.Rule, 0, len(ListenerAlerts))
-	for _, a := range ListenerAlerts {
+	return ruleGroups(matchers, ListenerAlerts)
+}
+
+func ruleGroups(matchers string, alerts []ListenerAlert) []monitoringv1.RuleGroup {
+	rules := make([]monitoringv1.Rule, 0, len(alerts))
+	for _, a := range alerts {
 		r := monitoringv1.Rule{
 			Alert:  a.Name,
 			Expr:   intstr.FromString(fmt.Sprintf(a.Expr, matchers)),
@@ -220,11 +229,17 @@ func AlertRuleGroups(matchers string) []monitoringv1.RuleGroup {
 
 // BuildPrometheusRule builds the PrometheusRule holding the listener alerts
 // of a WolConfig, next to its ServiceMonitor and matching the series that
-// ServiceMonitor has scraped.
+// ServiceMonitor has scraped. A WolConfig scaled to zero
+// (spec.listener.replicas: 0) runs no listener on purpose: it does not get
+// KubevirtWolNoListenerUp.
 func BuildPrometheusRule(wc *wolv1beta1.WolConfig, p Params) *monitoringv1.PrometheusRule {
+	alerts := ListenerAlerts
+	if ptr.Deref(wc.Spec.Listener.Replicas, wolv1beta1.DefaultListenerReplicas) == 0 {
+		alerts = slices.DeleteFunc(slices.Clone(alerts), func(a ListenerAlert) bool { return a.Name == alertNoListenerUp })
+	}
 	return &monitoringv1.PrometheusRule{
 		TypeMeta:   metav1.TypeMeta{APIVersion: monitoringv1.SchemeGroupVersion.String(), Kind: monitoringv1.PrometheusRuleKind},
 		ObjectMeta: objectMeta(wc, ListenerName(wc), p.Namespace),
-		Spec:       monitoringv1.PrometheusRuleSpec{Groups: AlertRuleGroups(ListenerMatchers(wc, p))},
+		Spec:       monitoringv1.PrometheusRuleSpec{Groups: ruleGroups(ListenerMatchers(wc, p), alerts)},
 	}
 }

@@ -20,10 +20,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
@@ -35,11 +37,15 @@ func TestBuildPrometheusRule(t *testing.T) {
 		wc       *wolv1beta1.WolConfig
 		p        Params
 		matchers string
+		without  []string // alerts left out
 	}{
 		{"default", defaulted("wol-config"), testParams,
-			`job="wol-listener-wol-config", namespace="kubevirt-wol-system"`},
+			`job="wol-listener-wol-config", namespace="kubevirt-wol-system"`, nil},
 		{"another namespace", defaulted("lab"), Params{Namespace: "wol"},
-			`job="wol-listener-lab", namespace="wol"`},
+			`job="wol-listener-lab", namespace="wol"`, nil},
+		{"scaled to zero: no listener is expected up", defaulted("idle", func(wc *wolv1beta1.WolConfig) {
+			wc.Spec.Listener.Replicas = ptr.To[int32](0)
+		}), testParams, `job="wol-listener-idle", namespace="kubevirt-wol-system"`, []string{"KubevirtWolNoListenerUp"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,11 +59,21 @@ func TestBuildPrometheusRule(t *testing.T) {
 			if got := ListenerMatchers(tc.wc, tc.p); got != tc.matchers {
 				t.Errorf("matchers %s, want %s", got, tc.matchers)
 			}
-			if len(rule.Spec.Groups) != 1 || len(rule.Spec.Groups[0].Rules) != len(ListenerAlerts) {
-				t.Fatalf("want one group with the %d listener alerts, got %+v", len(ListenerAlerts), rule.Spec.Groups)
+			if len(rule.Spec.Groups) != 1 {
+				t.Fatalf("want one group, got %+v", rule.Spec.Groups)
 			}
+			var got, want []string
 			for _, r := range rule.Spec.Groups[0].Rules {
+				got = append(got, r.Alert)
 				checkScoped(t, r.Alert, r.Expr.String(), tc.matchers)
+			}
+			for _, a := range ListenerAlerts {
+				if !slices.Contains(tc.without, a.Name) {
+					want = append(want, a.Name)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("alerts %v, want %v", got, want)
 			}
 		})
 	}

@@ -45,8 +45,8 @@ import (
 
 // SetupWithManager registers the controller and its watches. Watches on
 // ServiceMonitors, PrometheusRules, SecurityContextConstraints and
-// VirtualMachines are added
-// when discovery finds their API, at start-up or later.
+// VirtualMachines are added when discovery finds their API, at start-up or
+// later.
 func (r *WolConfigReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Debounce == 0 {
 		r.Debounce = DefaultDebounce
