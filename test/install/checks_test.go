@@ -27,13 +27,17 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/stack"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
 )
 
@@ -61,10 +65,11 @@ func createWolConfig(t *testing.T, name, vmNS string) {
 	}
 }
 
-// listenerReady waits until the WolConfig's listener Deployment in
-// namespace runs image and is Available, and the WolConfig reports Ready
+// listenerReady waits until the WolConfig's listener Deployment in the
+// operator's namespace runs image and is Available, and the WolConfig reports Ready
 // with one managed VM; it returns the Deployment.
-func listenerReady(t *testing.T, namespace, wc, image string) *appsv1.Deployment {
+func listenerReady(t *testing.T, wc, image string) *appsv1.Deployment {
+	namespace := stack.OperatorNamespace
 	t.Helper()
 	d := &appsv1.Deployment{}
 	eventually(t, "the listener Deployment "+listenerName(wc)+" available with "+image, func(ctx context.Context) (bool, string, error) {
@@ -168,4 +173,88 @@ func gone(t *testing.T, what string, obj client.Object) {
 		}
 		return false, fmt.Sprintf("still there (%v)", err), nil
 	})
+}
+
+// upgradeCheck holds what an upgrade must preserve.
+type upgradeCheck struct {
+	wc, vmNS    string
+	before      snapshot
+	listenerUID types.UID
+	watch       *listenerWatch
+}
+
+// beginUpgrade records the WolConfig wc, its VM in vmNS and its listener
+// Deployment, and starts watching the listeners, before an upgrade.
+func beginUpgrade(t *testing.T, wc, vmNS string) *upgradeCheck {
+	t.Helper()
+	d := &appsv1.Deployment{}
+	if err := stk.Client.Get(t.Context(), client.ObjectKey{Namespace: stack.OperatorNamespace, Name: listenerName(wc)}, d); err != nil {
+		t.Fatal(err)
+	}
+	return &upgradeCheck{wc: wc, vmNS: vmNS, before: takeSnapshot(t, wc, vmNS), listenerUID: d.UID, watch: watchListeners(t, wc)}
+}
+
+// finish waits for the operator's Deployment to run image, restarts the
+// operator's process from its new pod (the old pod is gone, so is its
+// process), and checks that the listener Deployment rolled to image (the
+// same Deployment, never two, never more live pods than replicas) and that
+// the WolConfig and its VM are untouched.
+func (u *upgradeCheck) finish(t *testing.T, image string) {
+	t.Helper()
+	operatorRolledTo(t, image)
+	stk.Operator.Stop()
+	if err := stk.StartOperator(t.Context(), "--discovery-interval=2s"); err != nil {
+		t.Fatal(err)
+	}
+	rolled := listenerReady(t, u.wc, image)
+	if rolled.UID != u.listenerUID {
+		t.Errorf("the listener Deployment was recreated (UID %s → %s), want it rolled", u.listenerUID, rolled.UID)
+	}
+	deployments, pods, errs := u.watch.result()
+	if len(errs) > 0 {
+		t.Fatalf("watching the listeners: %v", errs)
+	}
+	if deployments != 1 || pods > int(*rolled.Spec.Replicas) {
+		t.Errorf("during the upgrade: up to %d listener Deployments and %d live listener pods, want 1 and at most %d",
+			deployments, pods, *rolled.Spec.Replicas)
+	}
+	if after := takeSnapshot(t, u.wc, u.vmNS); !equality.Semantic.DeepEqual(u.before, after) {
+		t.Errorf("the upgrade changed the WolConfig or its VM:\nbefore %+v\nafter  %+v", u.before, after)
+	}
+}
+
+// operatorRolledTo waits until the operator's Deployment runs image, rolled
+// out, with one Running pod left, of that image.
+func operatorRolledTo(t *testing.T, image string) {
+	t.Helper()
+	eventually(t, "the operator Deployment rolled out with "+image, func(ctx context.Context) (bool, string, error) {
+		d := &appsv1.Deployment{}
+		if err := stk.Client.Get(ctx, client.ObjectKey{Namespace: stack.OperatorNamespace, Name: "kubevirt-wol-controller-manager"}, d); err != nil {
+			return false, err.Error(), nil
+		}
+		pods, err := stk.Pods(ctx, stack.OperatorNamespace, stack.OperatorSelector)
+		if err != nil {
+			return false, err.Error(), err
+		}
+		var images []string
+		for _, p := range pods {
+			images = append(images, p.Spec.Containers[0].Image)
+		}
+		return d.Spec.Template.Spec.Containers[0].Image == image && d.Status.AvailableReplicas == 1 &&
+				len(pods) == 1 && images[0] == image,
+			fmt.Sprintf("Deployment image %s, %d available, Running pods' images %v", d.Spec.Template.Spec.Containers[0].Image, d.Status.AvailableReplicas, images), nil
+	})
+}
+
+func objectMeta(namespace, name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Namespace: namespace, Name: name}
+}
+
+// crdObject is the WolConfig CRD, to read or wait for with stk.Client.
+func crdObject() *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("apiextensions.k8s.io/v1")
+	u.SetKind("CustomResourceDefinition")
+	u.SetName("wolconfigs.wol.pillon.org")
+	return u
 }

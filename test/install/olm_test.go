@@ -27,8 +27,6 @@ import (
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -132,35 +130,13 @@ func installed(t *testing.T, o *olm.OLM, csv string) {
 	})
 }
 
-// operatorRolledTo waits until the operator's Deployment (the CSV's) runs
-// image, rolled out, with one Running pod left, of that image.
-func operatorRolledTo(t *testing.T, image string) {
-	t.Helper()
-	eventually(t, "the operator Deployment rolled out with "+image, func(ctx context.Context) (bool, string, error) {
-		d := &appsv1.Deployment{}
-		if err := stk.Client.Get(ctx, client.ObjectKey{Namespace: operatorNS, Name: "kubevirt-wol-controller-manager"}, d); err != nil {
-			return false, err.Error(), nil
-		}
-		pods, err := stk.Pods(ctx, operatorNS, stack.OperatorSelector)
-		if err != nil {
-			return false, err.Error(), err
-		}
-		var images []string
-		for _, p := range pods {
-			images = append(images, p.Spec.Containers[0].Image)
-		}
-		return d.Spec.Template.Spec.Containers[0].Image == image && d.Status.AvailableReplicas == 1 &&
-				len(pods) == 1 && images[0] == image,
-			fmt.Sprintf("Deployment image %s, %d available, Running pods' images %v", d.Spec.Template.Spec.Containers[0].Image, d.Status.AvailableReplicas, images), nil
-	})
-}
-
 // TestOLM installs the operator through a real OLM from a catalog rendered
 // from bundle/, runs it from the pod OLM's Deployment got, has it serve a
 // WolConfig, then publishes the next release in the channel and lets OLM
 // upgrade it.
 func TestOLM(t *testing.T) {
-	o, err := olm.Start(t.Context(), stk.Admin, stk.Kubeconfig(), workdir)
+	startStack(t, "olm")
+	o, err := olm.Start(t.Context(), stk.Admin, stk.Kubeconfig(), filepath.Join(workdir, "olm"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,9 +144,6 @@ func TestOLM(t *testing.T) {
 	defer func() {
 		if t.Failed() {
 			t.Log(o.Logs(80))
-			if stk.Operator != nil {
-				t.Logf("===== operator\n%s", stk.Operator.Output())
-			}
 		}
 	}()
 	catalogDir := filepath.Join(t.TempDir(), "catalog")
@@ -192,25 +165,19 @@ func TestOLM(t *testing.T) {
 			t.Fatal(err)
 		}
 		createWolConfig(t, wc, vmNS)
-		listenerReady(t, operatorNS, wc, imageBase+":v"+version)
+		listenerReady(t, wc, imageBase+":v"+version)
 	}) {
 		return
 	}
 
 	t.Run("upgrade", func(t *testing.T) {
 		renderTestCatalog(t, catalogDir, filepath.Join(t.TempDir(), "bundle"), next)
-		before := takeSnapshot(t, wc, vmNS)
-		listener := &appsv1.Deployment{}
-		if err := stk.Client.Get(t.Context(), client.ObjectKey{Namespace: operatorNS, Name: listenerName(wc)}, listener); err != nil {
-			t.Fatal(err)
-		}
 		if owned := ownedBy(t, o, current); len(owned) < 3 {
-			t.Fatalf("OLM's objects for %s: %v; want at least its Deployment, ServiceAccount and CSV", current, owned)
+			t.Fatalf("OLM's objects for %s: %v; want at least its Deployment, RBAC and CSV", current, owned)
 		} else {
 			t.Logf("OLM's objects for %s before the upgrade: %v", current, owned)
 		}
-		watch := watchListeners(t, wc)
-
+		upgrade := beginUpgrade(t, wc, vmNS)
 		if err := o.ServeCatalog(t.Context(), catalogDir); err != nil {
 			t.Fatal(err)
 		}
@@ -219,27 +186,7 @@ func TestOLM(t *testing.T) {
 		newCSV := packageName + ".v" + next
 		installed(t, o, newCSV)
 		gone(t, "the old CSV "+current, csvObject(current))
-		operatorRolledTo(t, imageBase+":v"+next)
-		// The old operator's pod is gone: so goes its process.
-		stk.Operator.Stop()
-		if err := stk.StartOperator(t.Context(), "--discovery-interval=2s"); err != nil {
-			t.Fatal(err)
-		}
-		rolled := listenerReady(t, operatorNS, wc, imageBase+":v"+next)
-		if rolled.UID != listener.UID {
-			t.Errorf("the listener Deployment was recreated (UID %s → %s), want it rolled", listener.UID, rolled.UID)
-		}
-		deployments, pods, errs := watch.result()
-		if len(errs) > 0 {
-			t.Fatalf("watching the listeners: %v", errs)
-		}
-		if deployments != 1 || pods > int(*rolled.Spec.Replicas) {
-			t.Errorf("during the upgrade: up to %d listener Deployments and %d live listener pods, want 1 and at most %d",
-				deployments, pods, *rolled.Spec.Replicas)
-		}
-		if after := takeSnapshot(t, wc, vmNS); !equalSnapshots(before, after) {
-			t.Errorf("the upgrade changed the WolConfig or its VM:\nbefore %+v\nafter  %+v", before, after)
-		}
+		upgrade.finish(t, imageBase+":v"+next)
 		eventually(t, "nothing left of "+current, func(context.Context) (bool, string, error) {
 			left := ownedBy(t, o, current)
 			return len(left) == 0, strings.Join(left, ", "), nil
@@ -287,10 +234,6 @@ func ownedBy(t *testing.T, o *olm.OLM, csv string) []string {
 		out = append(out, "clusterserviceversions "+item.GetNamespace()+"/"+item.GetName())
 	}
 	return out
-}
-
-func equalSnapshots(a, b snapshot) bool {
-	return equality.Semantic.DeepEqual(a, b)
 }
 
 func readFile(t *testing.T, path string) []byte {

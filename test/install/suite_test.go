@@ -56,7 +56,8 @@ var (
 	// version and imageBase are the Makefile's VERSION and IMAGE_TAG_BASE.
 	version, imageBase string
 	workdir            string
-	stk                *stack.Stack
+	// stk is the cluster of the running test (startStack).
+	stk *stack.Stack
 )
 
 func TestMain(m *testing.M) {
@@ -91,32 +92,49 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "install:", err)
 		return 1
 	}
-	stk, err = stack.New(stack.Options{Dir: workdir, Name: "wol-install-" + filepath.Base(workdir)[8:], Nodes: 1, FieldOwner: fieldOwner})
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		err = stk.StartCluster(ctx)
-		if err == nil {
-			err = stk.StartKubeVirt(ctx)
-		}
-		cancel()
-	}
-	code := 1
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "install: starting the cluster:", err)
-	} else {
-		code = m.Run()
-	}
-	if stk != nil {
-		if err := stk.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "install: stopping the cluster:", err)
-		}
-	}
+	code := m.Run()
 	if code == 0 {
 		_ = os.RemoveAll(workdir)
 	} else {
 		fmt.Fprintln(os.Stderr, "install: logs and cluster state kept in", workdir)
 	}
 	return code
+}
+
+// startStack starts a kwok cluster with two simulated nodes and real
+// KubeVirt for the test, stopped when it ends, and makes it stk.
+func startStack(t *testing.T, name string) {
+	t.Helper()
+	dir := filepath.Join(workdir, name)
+	s, err := stack.New(stack.Options{Dir: dir, Name: "wol-" + name + "-" + filepath.Base(workdir)[8:], Nodes: 2, FieldOwner: fieldOwner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("stopping the cluster: %v", err)
+		}
+		if t.Failed() && s.Operator != nil {
+			t.Logf("===== operator\n%s", tail(s.Operator.Output(), 120))
+		}
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	if err := s.StartCluster(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartKubeVirt(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stk = s
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(s, "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	return strings.Join(parts, "\n")
 }
 
 // exe runs a command from the repository root and returns its output, or
