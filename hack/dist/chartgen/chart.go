@@ -131,21 +131,20 @@ operator Deployment, metrics Service, NetworkPolicy), plus optional parts.
 ## Install
 
 The listeners run in the release namespace with the host network, so on
-Kubernetes that namespace must allow privileged pods. Either let the chart
-create and label it:
-
-` + "```sh" + `
-helm install kubevirt-wol dist/chart -n kubevirt-wol-system \
-  --create-namespace --take-ownership --set namespace.create=true
-` + "```" + `
-
-or label an existing namespace first:
+Kubernetes that namespace must allow privileged pods. Create and label it,
+then install:
 
 ` + "```sh" + `
 kubectl create namespace kubevirt-wol-system
 kubectl label namespace kubevirt-wol-system pod-security.kubernetes.io/enforce=privileged
 helm install kubevirt-wol dist/chart -n kubevirt-wol-system
 ` + "```" + `
+
+To have the chart manage the namespace and its labels instead, create the
+namespace and install with ` + "`--take-ownership --set namespace.create=true`" + `.
+Not with ` + "`--create-namespace`" + ` on a cluster where nothing of the chart exists
+yet: Helm 3.22 looks for objects to adopt before it creates the namespace,
+then fails with ` + "`namespaces \"…\" already exists`" + `.
 
 On OpenShift the operator creates a SecurityContextConstraints for each
 listener; no label is needed (` + "`platform: auto`" + ` detects OpenShift).
@@ -240,9 +239,10 @@ crd:
   keep: true
 
 namespace:
-  # Create the release namespace with the chart, with the Pod Security labels
-  # below (on Kubernetes). "helm install --create-namespace" creates it without
-  # labels: add --take-ownership to let the chart label it.
+  # Manage the release namespace with the chart, with the Pod Security labels
+  # below (on Kubernetes). Create the namespace first and install with
+  # --take-ownership ("helm install --create-namespace" creates it without
+  # labels, and fails with namespace.create on a cluster without the chart).
   create: false
   # Pod Security Admission levels of the namespace the chart creates. The
   # listeners use the host network and, for ports below 1024, run as root with
