@@ -75,6 +75,7 @@ TESTREPORT ?= $(GOBIN_LOCAL)/testreport
 .PHONY: test
 test: test-preflight verify test-unit test-fuzz test-rules test-dist test-install test-e2e ## Everything CI checks: generated files, vet, gofmt, lint, unit and envtest suites (-race), short fuzz, alert rules (promtool), distribution artefacts, end-to-end; needs root (SKIP_PRIVILEGED=1 runs only the rest).
 	@$(TESTREPORT) -summary $(TEST_REPORT)
+	$(tools-summary)
 
 .PHONY: test-preflight
 test-preflight: $(TESTREPORT)
@@ -82,6 +83,7 @@ test-preflight: $(TESTREPORT)
 	@hack/preflight.sh
 
 $(TESTREPORT): $(wildcard hack/testreport/*.go)
+	$(call announce,testreport,(hack/testreport),TBD)
 	go build -o $@ ./hack/testreport
 
 .PHONY: test-unit
@@ -90,12 +92,12 @@ test-unit: envtest-assets kwok $(TESTREPORT) ## Run the unit and envtest suites 
 	go test -race -json ./... -count=1 -timeout 30m | $(TESTREPORT) -record $(TEST_REPORT)/unit.json
 
 .PHONY: test-e2e
-test-e2e: build-bin kwok envtest-assets kustomize $(TESTREPORT) ## Run the end-to-end suite on a local kwok cluster with real KubeVirt and real WoL senders (needs root).
+test-e2e: build-bin kwok envtest-assets kustomize prometheus-operator prometheus $(TESTREPORT) ## Run the end-to-end suite on a local kwok cluster with real KubeVirt, real WoL senders and a real Prometheus scraping through the Prometheus Operator (needs root).
 	go test -json -tags e2e ./test/e2e -count=1 -timeout 20m | $(TESTREPORT) -record $(TEST_REPORT)/e2e.json
 
 .PHONY: test-rules
-test-rules: ## Check the alert rules and the dashboard's queries with promtool, and run the alerts' unit tests (test/monitoring).
-	TEST_REPORT=$(TEST_REPORT) hack/test-rules.sh
+test-rules: prometheus ## Check the alert rules and the dashboard's queries with promtool (bin/promtool, the e2e suite's Prometheus), and run the alerts' unit tests (test/monitoring).
+	TEST_REPORT=$(TEST_REPORT) PROMTOOL=$(PROMTOOL) hack/test-rules.sh
 
 FUZZTIME ?= 200000x
 .PHONY: test-fuzz
@@ -105,8 +107,9 @@ test-fuzz: ## Run every fuzz target for FUZZTIME (default 200000x: executions ea
 ##@ Demo
 
 .PHONY: demo
-demo: build-bin kwok envtest-assets kustomize ## Run the whole product on a local kwok cluster with real KubeVirt and wake a VM with a real magic packet.
+demo: build-bin kwok $(KUBE_APISERVER) $(ETCD) kubevirt kustomize ## Run the whole product on a local kwok cluster with real KubeVirt and wake a VM with a real magic packet.
 	go run ./hack/demo up
+	$(tools-summary)
 
 .PHONY: demo-down
 demo-down: ## Stop the demo: its processes, cluster and network namespaces.
@@ -171,6 +174,7 @@ image: build-bin $(IMAGE_BUILDER) ## Write the image (IMG) for GOOS/GOARCH to IM
 		-platform $(GOOS)/$(GOARCH) -format $(IMAGE_FORMAT) -out $(IMAGE_TAR)
 
 $(IMAGE_BUILDER): hack/image/go.mod $(filter-out %_test.go,$(wildcard hack/image/*.go))
+	$(call announce,the image builder,(hack/image),≈ 2 min)
 	cd hack/image && go build -o $@ .
 
 .PHONY: build-installer
@@ -206,8 +210,23 @@ undeploy: kustomize kubectl ## Remove the operator. ignore-not-found=true ignore
 # into bin/ from the Go module proxy. A tool is rebuilt only when its go.mod
 # (its pin) is newer than the binary.
 
-# $(call announce,what,version,usual cold time): one line before a long build.
-announce = @printf '\033[1m>>> building %s %s\033[0m (once, and again only when its pin changes; usually %s cold on 2 cores)\n' '$(1)' '$(2)' '$(3)'
+# $(call announce,what,version,usual cold time): one line before each tool
+# build (cold times measured on 2 busy cores: docs/TESTING.md, "Tool
+# builds"). It also notes the tool in TOOL_BUILDS, so that `make test` and
+# `make demo` end with one line naming what the run built and how long the
+# whole run took ($(tools-summary)); with everything built they say nothing.
+ifndef RUN_START
+RUN_START := $(shell date +%s)
+endif
+export RUN_START
+TOOL_BUILDS := $(GOBIN_LOCAL)/.built-$(RUN_START)
+announce = @mkdir -p $(GOBIN_LOCAL) && echo '$(1)' >> $(TOOL_BUILDS) && \
+	printf '\033[1m>>> building %s %s\033[0m (once, and again only when its pin changes; usually %s cold on 2 cores)\n' '$(1)' '$(2)' '$(3)'
+tools-summary = @if [ -s $(TOOL_BUILDS) ]; then t=$$(( $$(date +%s) - $(RUN_START) )); \
+	printf '\033[1m>>> this run built %s (kept in bin/ for the next runs) and took %dm%02ds in all\033[0m\n' \
+		"$$(paste -sd, $(TOOL_BUILDS) | sed 's/,/, /g')" $$((t / 60)) $$((t % 60)); fi; rm -f $(GOBIN_LOCAL)/.built-*
+# $(call modver,tool,module): the version of module pinned in hack/tools/<tool>/go.mod.
+modver = $(shell awk '{for (i = 1; i < NF; i++) if ($$i == "$(2)") {print $$(i+1); exit}}' hack/tools/$(1)/go.mod 2>/dev/null)
 
 CONTROLLER_GEN ?= $(GOBIN_LOCAL)/controller-gen
 KUSTOMIZE ?= $(GOBIN_LOCAL)/kustomize
@@ -229,47 +248,58 @@ tools: controller-gen kustomize golangci-lint envtest-assets kwok kubevirt opera
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Build controller-gen.
 $(CONTROLLER_GEN): hack/tools/controller-gen/go.mod
+	$(call announce,controller-gen,$(call modver,controller-gen,sigs.k8s.io/controller-tools),≈ 4 min (the first build also compiles Go's standard library))
 	cd hack/tools/controller-gen && go build -o $@ sigs.k8s.io/controller-tools/cmd/controller-gen
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT) ## Build golangci-lint.
 $(GOLANGCI_LINT): hack/tools/golangci-lint/go.mod
-	$(call announce,golangci-lint,$(GOLANGCI_LINT_VERSION),3-5 min)
+	$(call announce,golangci-lint,$(GOLANGCI_LINT_VERSION),≈ 5 min)
 	cd hack/tools/golangci-lint && go build -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 
 .PHONY: kustomize
 kustomize: $(KUSTOMIZE) ## Build kustomize.
 $(KUSTOMIZE): hack/tools/kustomize/go.mod
+	$(call announce,kustomize,$(call modver,kustomize,sigs.k8s.io/kustomize/kustomize/v5),≈ 1.5 min)
 	cd hack/tools/kustomize && go build -o $@ sigs.k8s.io/kustomize/kustomize/v5
 
 .PHONY: kubectl
 kubectl: $(KUBECTL) ## Build kubectl.
 $(KUBECTL): hack/tools/kube/go.mod
+	$(call announce,kubectl,$(KUBE_VERSION),TBD)
 	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kubectl
 
 $(KUBE_APISERVER): hack/tools/kube/go.mod
+	$(call announce,kube-apiserver,$(KUBE_VERSION),TBD)
 	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kube-apiserver
 
 $(GOBIN_LOCAL)/kube-controller-manager: hack/tools/kube/go.mod
+	$(call announce,kube-controller-manager,$(KUBE_VERSION),TBD)
 	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kube-controller-manager
 
 $(GOBIN_LOCAL)/kube-scheduler: hack/tools/kube/go.mod
+	$(call announce,kube-scheduler,$(KUBE_VERSION),TBD)
 	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kube-scheduler
 
 $(ETCD): hack/tools/etcd/go.mod hack/tools/etcd/main.go
+	$(call announce,etcd,$(call modver,etcd,go.etcd.io/etcd/server/v3),TBD)
 	cd hack/tools/etcd && go build -ldflags "-s -w" -o $@ .
 
 .PHONY: kwok
 kwok: $(KWOKCTL) $(GOBIN_LOCAL)/kube-controller-manager $(GOBIN_LOCAL)/kube-scheduler $(KUBECTL) ## Build kwok, kwokctl and the rest of a local control plane.
 $(KWOKCTL): hack/tools/kwok/go.mod
+	$(call announce,kwok and kwokctl,$(call modver,kwok,sigs.k8s.io/kwok),TBD)
 	cd hack/tools/kwok && go build -o $(GOBIN_LOCAL)/ sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
 
 # CRDs the tests install besides the project's own: KubeVirt's, as KubeVirt's
 # own install strategy generates them (`make kubevirt`); OpenShift's
 # SecurityContextConstraints and the Prometheus Operator's ServiceMonitor and
-# PrometheusRule, linked from the CRD manifests their Go modules ship.
+# PrometheusRule (envtest suites) and all of its CRDs (bin/crds/prometheus-operator, the
+# e2e suite), linked from the CRD manifests their Go modules ship, of the
+# Prometheus Operator version the e2e suite runs.
 TEST_CRDS := $(GOBIN_LOCAL)/crds
-PROMETHEUS_OPERATOR_CRDS_VERSION ?= v0.88.0
+PROMETHEUS_OPERATOR_VERSION := $(shell awk '$$1 == "github.com/prometheus-operator/prometheus-operator" {print $$2; exit}' hack/tools/prometheus-operator/go.mod 2>/dev/null)
+PROMETHEUS_OPERATOR_CRDS_VERSION ?= $(PROMETHEUS_OPERATOR_VERSION)
 
 .PHONY: envtest-assets
 envtest-assets: $(KUBE_APISERVER) $(ETCD) $(KUBECTL) test-crds kubevirt ## Build kube-apiserver, etcd, kubectl, KubeVirt and the test CRDs.
@@ -289,25 +319,56 @@ KUBEVIRT_DIR := $(GOBIN_LOCAL)/kubevirt
 .PHONY: kubevirt
 kubevirt: $(GOBIN_LOCAL)/virt-api $(GOBIN_LOCAL)/virt-controller $(KUBEVIRT_DIR)/manifests.json ## Build KubeVirt's virt-api and virt-controller and write the objects KubeVirt installs.
 $(GOBIN_LOCAL)/virt-api $(GOBIN_LOCAL)/virt-controller &: hack/tools/kubevirt/go.mod
-	$(call announce,KubeVirt virt-api and virt-controller,$(KUBEVIRT_VERSION),5-8 min)
+	$(call announce,KubeVirt virt-api and virt-controller,$(KUBEVIRT_VERSION),TBD)
 	cd hack/tools/kubevirt && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w \
 		-X kubevirt.io/client-go/version.gitVersion=$(KUBEVIRT_VERSION) -X kubevirt.io/client-go/version.gitTreeState=clean" \
 		-o $(GOBIN_LOCAL)/ kubevirt.io/kubevirt/cmd/virt-api kubevirt.io/kubevirt/cmd/virt-controller
 	touch $(GOBIN_LOCAL)/virt-api $(GOBIN_LOCAL)/virt-controller
 $(KUBEVIRT_DIR)/manifests.json: hack/tools/kubevirt/go.mod hack/tools/kubevirt/manifests/main.go
+	$(call announce,KubeVirt's CRDs and install objects,$(KUBEVIRT_VERSION),TBD)
 	mkdir -p $(KUBEVIRT_DIR)
 	cd hack/tools/kubevirt && go run ./manifests -out $(KUBEVIRT_DIR) -version $(KUBEVIRT_VERSION) 2>/dev/null
 
-$(TEST_CRDS)/.stamp: go.mod Makefile
-	mkdir -p $(TEST_CRDS)/openshift $(TEST_CRDS)/monitoring
+$(TEST_CRDS)/.stamp: go.mod Makefile hack/tools/prometheus-operator/go.mod
+	mkdir -p $(TEST_CRDS)/openshift $(TEST_CRDS)/monitoring $(TEST_CRDS)/prometheus-operator
 	ln -sf "$$(go mod download -json github.com/openshift/api | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/security/v1/zz_generated.crd-manifests/0000_03_config-operator_01_securitycontextconstraints.crd.yaml" $(TEST_CRDS)/openshift/securitycontextconstraints.yaml
-	crds="$$(go mod download -json github.com/prometheus-operator/prometheus-operator@$(PROMETHEUS_OPERATOR_CRDS_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/example/prometheus-operator-crd" && \
-		ln -sf "$$crds/monitoring.coreos.com_servicemonitors.yaml" $(TEST_CRDS)/monitoring/servicemonitors.yaml && \
-		ln -sf "$$crds/monitoring.coreos.com_prometheusrules.yaml" $(TEST_CRDS)/monitoring/prometheusrules.yaml
+	dir="$$(go mod download -json github.com/prometheus-operator/prometheus-operator@$(PROMETHEUS_OPERATOR_CRDS_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/example/prometheus-operator-crd" && \
+		ln -sf "$$dir/monitoring.coreos.com_servicemonitors.yaml" $(TEST_CRDS)/monitoring/servicemonitors.yaml && \
+		ln -sf "$$dir/monitoring.coreos.com_prometheusrules.yaml" $(TEST_CRDS)/monitoring/prometheusrules.yaml && \
+		for f in "$$dir"/monitoring.coreos.com_*.yaml; do ln -sf "$$f" $(TEST_CRDS)/prometheus-operator/; done
 	test -s $(TEST_CRDS)/openshift/securitycontextconstraints.yaml
 	test -s $(TEST_CRDS)/monitoring/servicemonitors.yaml
 	test -s $(TEST_CRDS)/monitoring/prometheusrules.yaml
+	test -s $(TEST_CRDS)/prometheus-operator/monitoring.coreos.com_prometheuses.yaml
 	touch $@
+
+# A real scrape for the e2e suite: the Prometheus Operator (cmd/operator of
+# the module pinned in hack/tools/prometheus-operator) and Prometheus and
+# promtool (hack/tools/prometheus; Debian's prometheus package has no
+# Kubernetes service discovery, see docs/TESTING.md, "A real scrape"). The
+# Prometheus module's v0.3XY.Z is Prometheus v3.XY.Z.
+PROMETHEUS_OPERATOR ?= $(GOBIN_LOCAL)/prometheus-operator
+PROMETHEUS ?= $(GOBIN_LOCAL)/prometheus
+PROMTOOL ?= $(GOBIN_LOCAL)/promtool
+PROMETHEUS_MODULE_VERSION := $(shell awk '$$1 == "github.com/prometheus/prometheus" {print $$2; exit}' hack/tools/prometheus/go.mod 2>/dev/null)
+PROMETHEUS_VERSION := $(shell echo '$(PROMETHEUS_MODULE_VERSION)' | awk -F. '{printf "%d.%d.%s", $$2 / 100, $$2 % 100, $$3}')
+
+.PHONY: prometheus-operator
+prometheus-operator: $(PROMETHEUS_OPERATOR) ## Build the Prometheus Operator (the e2e suite runs it against its cluster).
+$(PROMETHEUS_OPERATOR): hack/tools/prometheus-operator/go.mod
+	$(call announce,the Prometheus Operator,$(PROMETHEUS_OPERATOR_VERSION),PO_TIME)
+	cd hack/tools/prometheus-operator && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w \
+		-X github.com/prometheus/common/version.Version=$(patsubst v%,%,$(PROMETHEUS_OPERATOR_VERSION)) -X github.com/prometheus/common/version.Branch=HEAD" \
+		-o $@ github.com/prometheus-operator/prometheus-operator/cmd/operator
+
+.PHONY: prometheus
+prometheus: $(PROMETHEUS) $(PROMTOOL) ## Build Prometheus and promtool (the e2e suite's real Prometheus; promtool for the rule tests).
+$(PROMETHEUS) $(PROMTOOL) &: hack/tools/prometheus/go.mod
+	$(call announce,Prometheus and promtool,v$(PROMETHEUS_VERSION),PROM_TIME)
+	cd hack/tools/prometheus && CGO_ENABLED=0 go build -trimpath -tags netgo -ldflags "-s -w \
+		-X github.com/prometheus/common/version.Version=$(PROMETHEUS_VERSION) -X github.com/prometheus/common/version.Branch=HEAD" \
+		-o $(GOBIN_LOCAL)/ github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
+	touch $(PROMETHEUS) $(PROMTOOL)
 
 ##@ Distribution
 # The OLM bundle, the file-based catalog, the Helm chart and dist/install.yaml
@@ -345,6 +406,7 @@ OPERATOR_SDK_K8S_VERSION := $(patsubst v0.%,v1.%,$(shell awk '$$1 == "k8s.io/cli
 .PHONY: operator-sdk
 operator-sdk: $(OPERATOR_SDK) ## Build operator-sdk.
 $(OPERATOR_SDK): hack/tools/operator-sdk/go.mod
+	$(call announce,operator-sdk,$(OPERATOR_SDK_VERSION),TBD)
 	cd hack/tools/operator-sdk && go build -tags=containers_image_openpgp -ldflags "-s -w \
 		-X github.com/operator-framework/operator-sdk/internal/version.Version=$(OPERATOR_SDK_VERSION) \
 		-X github.com/operator-framework/operator-sdk/internal/version.GitVersion=$(OPERATOR_SDK_VERSION) \
@@ -358,6 +420,7 @@ $(OPERATOR_SDK): hack/tools/operator-sdk/go.mod
 .PHONY: opm
 opm: $(OPM) ## Build opm.
 $(OPM): hack/tools/opm/go.mod
+	$(call announce,opm,$(OPM_VERSION),TBD)
 	cd hack/tools/opm && CGO_ENABLED=0 go build -tags=json1,containers_image_openpgp -ldflags "-s -w \
 		-X github.com/operator-framework/operator-registry/cmd/opm/version.opmVersion=$(OPM_VERSION)" \
 		-o $@ github.com/operator-framework/operator-registry/cmd/opm
@@ -386,6 +449,7 @@ $(OLM_DIR)/crds.stamp: hack/tools/olm/go.mod
 .PHONY: helm
 helm: $(HELM) ## Build helm.
 $(HELM): hack/tools/helm/go.mod
+	$(call announce,helm,$(HELM_VERSION),TBD)
 	cd hack/tools/helm && go build -ldflags "-s -w \
 		-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
 		-X helm.sh/helm/v3/internal/version.gitTreeState=clean \

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# test-rules.sh checks the monitoring artefacts with promtool (Debian's
-# `prometheus` package, .ci/run installs it): the generated rule file
+# test-rules.sh checks the monitoring artefacts with promtool (bin/promtool,
+# `make prometheus`: the Prometheus the e2e suite scrapes with): the generated rule file
 # parses, every dashboard query parses (as a recording rule), and the alerts'
 # unit tests in test/monitoring pass. `make test-rules` runs it; with
 # TEST_REPORT set it records a line for `make test`'s summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-promtool=${PROMTOOL:-promtool}
+promtool=${PROMTOOL:-bin/promtool}
 command -v "$promtool" >/dev/null 2>&1 || {
-	echo "promtool is missing: apt-get install prometheus (.ci/run does)" >&2
+	echo "$promtool is missing: make prometheus builds it" >&2
 	exit 1
 }
 

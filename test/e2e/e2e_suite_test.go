@@ -44,6 +44,8 @@ import (
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/promstack"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/stack"
 )
 
@@ -59,6 +61,8 @@ var (
 	adminCfg *rest.Config
 	k8s      client.Client
 	lan      *netlab.LAN
+	// promOperator is the Prometheus Operator's process.
+	promOperator *proc.Process
 )
 
 func TestE2E(t *testing.T) {
@@ -72,10 +76,8 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	} else if msg != "" {
 		Fail(msg)
 	}
-	for _, b := range []string{"manager", "listener", "kustomize"} {
-		_, err := os.Stat(filepath.Join(bin, b))
-		Expect(err).NotTo(HaveOccurred(), "bin/%s is missing: run `make test-e2e`", b)
-	}
+	missing := testenv.MissingBinaries(bin, append([]string{"manager", "listener", "kustomize"}, promstack.Binaries...))
+	Expect(missing).To(BeEmpty(), "bin/ lacks %v: run `make test-e2e`", missing)
 	root := testenv.RepoRoot()
 	Expect(os.MkdirAll(filepath.Join(root, ".kwok"), 0o755)).To(Succeed())
 	var err error
@@ -99,12 +101,28 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	By("running the operator from its Deployment's pod, as its ServiceAccount")
 	Expect(stk.StartOperator(ctx, "--discovery-interval=2s", "--zap-devel")).To(Succeed())
 
-	By("building a LAN: two node namespaces and a sender on one bridge")
-	lan, err = netlab.New("node0", "node1", "sender")
+	By("building a LAN: two node namespaces, a sender and a monitoring host on one bridge")
+	lan, err = netlab.New("node0", "node1", "sender", "monitor")
+	Expect(err).NotTo(HaveOccurred())
+
+	By("giving each kwok node the addresses of a node namespace, so that a hostNetwork pod has the address its process serves on")
+	nodes := &corev1.NodeList{}
+	Expect(k8s.List(ctx, nodes)).To(Succeed())
+	Expect(nodes.Items).To(HaveLen(2))
+	for i, n := range nodes.Items {
+		h := lan.Host(fmt.Sprintf("node%d", i))
+		Expect(stk.SetNodeAddresses(ctx, n.Name, h.IP, h.IP6)).To(Succeed())
+	}
+
+	By("installing the Prometheus Operator's CRDs and running the Prometheus Operator")
+	Expect(promstack.InstallCRDs(ctx, adminCfg, fieldOwner)).To(Succeed())
+	promOperator, err = promstack.StartOperator(stk.Kubeconfig(), filepath.Join(workdir, "prometheus-operator.log"))
 	Expect(err).NotTo(HaveOccurred())
 }, NodeTimeout(5*time.Minute))
 
 var _ = AfterSuite(func() {
+	stopPrometheus()
+	promOperator.Stop()
 	stopListeners()
 	if lan != nil {
 		lan.Close()
@@ -128,6 +146,14 @@ var _ = ReportAfterEach(func(report SpecReport) {
 	}
 	for _, l := range listeners {
 		fmt.Fprintf(&b, "===== listener %s: %s\n%s\n", l.node, l.proc, tail(l.proc.Output(), 200))
+	}
+	if promOperator != nil {
+		fmt.Fprintf(&b, "===== prometheus-operator: %s\n%s\n", promOperator, tail(promOperator.Output(), 100))
+	}
+	for _, p := range prometheuses {
+		if p.Process != nil {
+			fmt.Fprintf(&b, "===== prometheus %s/%s: %s\n%s\n", p.Namespace, p.Name, p.Process, tail(p.Process.Output(), 100))
+		}
 	}
 	b.WriteString(stk.KubeVirt.Logs(60))
 	out, _ := exec.Command(filepath.Join(bin, "kubectl"), "--kubeconfig", stk.Cluster.Kubeconfig, "get",

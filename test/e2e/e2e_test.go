@@ -57,6 +57,16 @@ const (
 	interval = 200 * time.Millisecond
 )
 
+// hostWithIP returns the LAN's node host with address ip (nil if none).
+func hostWithIP(ip string) *netlab.Host {
+	for _, name := range []string{"node0", "node1"} {
+		if h := lan.Host(name); h.IP.String() == ip {
+			return h
+		}
+	}
+	return nil
+}
+
 // listener is a listener process started for one of the Deployment's pods.
 type listener struct {
 	node string // the kwok node the pod was scheduled on
@@ -233,7 +243,10 @@ var _ = Describe("kubevirt-wol on a kwok cluster", Ordered, func() {
 		pods := runningPods(ctx, operatorNS, "app.kubernetes.io/instance="+wcName)
 		Expect(pods).To(HaveLen(2))
 		for i := range pods {
-			host := lan.Host(fmt.Sprintf("node%d", i))
+			// The pod has its node's address (SetNodeAddresses): its
+			// process serves in the namespace that has it.
+			host := hostWithIP(pods[i].Status.PodIP)
+			Expect(host).NotTo(BeNil(), "pod %s on %s has IP %s, no LAN host's", pods[i].Name, pods[i].Spec.NodeName, pods[i].Status.PodIP)
 			proc, err := stk.StartListener(ctx, &pods[i], fmt.Sprintf("listener-%d.log", i), "--netns="+host.Path(), "--zap-devel")
 			Expect(err).NotTo(HaveOccurred())
 			Expect(proc.Args).To(ContainElement("--wolconfig=" + wcName))
@@ -373,6 +386,16 @@ var _ = Describe("kubevirt-wol on a kwok cluster", Ordered, func() {
 		Expect(started).To(Equal(5.0))
 		Expect(lookups).To(BeNumerically(">", started))
 	})
+
+	It("is scraped by a real Prometheus through the ServiceMonitor the operator created", scrapedByPrometheus)
+
+	It("shows a real magic packet's wake in Prometheus", wakeSeenByPrometheus)
+
+	It("keeps the endpoint closed to a Prometheus whose identity lacks the metrics-reader role", refusedWithoutReaderRole)
+
+	It("loads the operator's alerts into Prometheus and raises one for a real MAC conflict", alertsLoaded)
+
+	It("has data in Prometheus for every query of the Grafana dashboard", dashboardQueries)
 
 	It("removes everything the WolConfig owned when it is deleted (real garbage collection)", func(ctx SpecContext) {
 		stopListeners()

@@ -25,16 +25,20 @@ package stack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -149,6 +153,32 @@ func (s *Stack) StartCluster(ctx context.Context) error {
 	}
 	s.Client, err = client.New(s.Admin, client.Options{Scheme: scheme})
 	return err
+}
+
+// SetNodeAddresses gives the kwok node the InternalIP addresses ips (and
+// its name as Hostname) in place of those kwok made up (192.0.2.x,
+// 2001:db8::x), say those of the network namespace standing in for the
+// node. kwok gives a hostNetwork pod its node's address when the pod is
+// created, so a listener pod scheduled there afterwards has the address its
+// process serves on, and whatever discovers it through the API
+// (EndpointSlices, Prometheus) reaches it. kwok's heartbeats keep the
+// addresses a node has.
+func (s *Stack) SetNodeAddresses(ctx context.Context, node string, ips ...netip.Addr) error {
+	addrs := make([]corev1.NodeAddress, 0, len(ips)+1)
+	for _, ip := range ips {
+		addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip.String()})
+	}
+	addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeHostName, Address: node})
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{"addresses": addrs}})
+	if err != nil {
+		return err
+	}
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}
+	// A merge patch replaces the whole list.
+	if err := s.Client.Status().Patch(ctx, n, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return fmt.Errorf("node %s: %w", node, err)
+	}
+	return nil
 }
 
 // StartKubeVirt installs KubeVirt and runs virt-api and virt-controller.
