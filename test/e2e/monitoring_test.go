@@ -376,7 +376,12 @@ func alertsLoaded(ctx SpecContext) {
 				alert = &res.Alerts[i]
 			}
 		}
-		g.Expect(alert).NotTo(BeNil())
+		if alert == nil {
+			// Say what Prometheus sees, should the alert never come.
+			conflicts, _ := prom.Query(ctx, `wol_vm_mac_conflicts`)
+			ts, _ := prom.Targets(ctx, scrapePool)
+			g.Expect(alert).NotTo(BeNil(), "no alert; wol_vm_mac_conflicts %s; targets %s", conflicts, describeTargets(ts))
+		}
 		g.Expect(alert.State).To(BeElementOf(promv1.AlertStatePending, promv1.AlertStateFiring))
 	}, timeout, promPoll).Should(Succeed())
 	Expect(alert.Labels).To(HaveKeyWithValue(model.LabelName("job"), model.LabelValue("wol-listener-"+wcName)))

@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -154,18 +155,66 @@ func (s *Server) writeVolume(ctx context.Context, m mount) error {
 		}
 		return os.WriteFile(m.local, files[m.key], 0o600)
 	}
-	tmp := m.local + ".new"
-	_ = os.RemoveAll(tmp)
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	return writeAtomic(m.local, files)
+}
+
+// writeAtomic lays files out in dir as the kubelet's atomic writer does for
+// a Secret, ConfigMap or projected volume: the files in a new hidden
+// folder, the "..data" link swapped to it in one rename, and each visible
+// name a link through "..data". dir itself stays the same folder, so a bind
+// mount of it (the ServiceAccount folder) sees every update, and a reader
+// never sees half of one.
+func writeAtomic(dir string, files map[string][]byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	version, err := os.MkdirTemp(dir, ".."+time.Now().UTC().Format("2006_01_02_15_04_05."))
+	if err != nil {
+		return err
+	}
+	visible := map[string]bool{}
 	for k, d := range files {
-		if err := os.WriteFile(filepath.Join(tmp, k), d, 0o600); err != nil {
+		p := filepath.Join(version, k)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, d, 0o600); err != nil {
+			return err
+		}
+		visible[strings.SplitN(k, "/", 2)[0]] = true
+	}
+	tmpLink := filepath.Join(dir, "..data_tmp")
+	_ = os.Remove(tmpLink)
+	if err := os.Symlink(filepath.Base(version), tmpLink); err != nil {
+		return err
+	}
+	if err := os.Rename(tmpLink, filepath.Join(dir, "..data")); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case name == "..data" || name == filepath.Base(version):
+		case strings.HasPrefix(name, ".."):
+			_ = os.RemoveAll(filepath.Join(dir, name)) // an earlier version
+		case !visible[name]:
+			_ = os.Remove(filepath.Join(dir, name)) // a name no longer in the volume
+		}
+	}
+	for name := range visible {
+		link := filepath.Join(dir, name)
+		if _, err := os.Lstat(link); err == nil {
+			continue
+		}
+		if err := os.Symlink(filepath.Join("..data", name), link); err != nil {
 			return err
 		}
 	}
-	_ = os.RemoveAll(m.local)
-	return os.Rename(tmp, m.local)
+	return nil
 }
 
 // project adds the files of one source of a projected volume: the operator's
