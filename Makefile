@@ -174,7 +174,7 @@ image: build-bin $(IMAGE_BUILDER) ## Write the image (IMG) for GOOS/GOARCH to IM
 		-platform $(GOOS)/$(GOARCH) -format $(IMAGE_FORMAT) -out $(IMAGE_TAR)
 
 $(IMAGE_BUILDER): hack/image/go.mod $(filter-out %_test.go,$(wildcard hack/image/*.go))
-	$(call announce,the image builder,(hack/image),≈ 2 min)
+	$(call announce,the image builder,(hack/image),< 1 min)
 	cd hack/image && go build -o $@ .
 
 .PHONY: build-installer
@@ -248,47 +248,47 @@ tools: controller-gen kustomize golangci-lint envtest-assets kwok kubevirt opera
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Build controller-gen.
 $(CONTROLLER_GEN): hack/tools/controller-gen/go.mod
-	$(call announce,controller-gen,$(call modver,controller-gen,sigs.k8s.io/controller-tools),≈ 4 min: the first build also compiles the standard library)
+	$(call announce,controller-gen,$(call modver,controller-gen,sigs.k8s.io/controller-tools),< 1 min)
 	cd hack/tools/controller-gen && go build -o $@ sigs.k8s.io/controller-tools/cmd/controller-gen
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT) ## Build golangci-lint.
 $(GOLANGCI_LINT): hack/tools/golangci-lint/go.mod
-	$(call announce,golangci-lint,$(GOLANGCI_LINT_VERSION),≈ 5 min)
+	$(call announce,golangci-lint,$(GOLANGCI_LINT_VERSION),≈ 1 min)
 	cd hack/tools/golangci-lint && go build -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 
 .PHONY: kustomize
 kustomize: $(KUSTOMIZE) ## Build kustomize.
 $(KUSTOMIZE): hack/tools/kustomize/go.mod
-	$(call announce,kustomize,$(call modver,kustomize,sigs.k8s.io/kustomize/kustomize/v5),≈ 1.5 min)
+	$(call announce,kustomize,$(call modver,kustomize,sigs.k8s.io/kustomize/kustomize/v5),< 1 min)
 	cd hack/tools/kustomize && go build -o $@ sigs.k8s.io/kustomize/kustomize/v5
 
 .PHONY: kubectl
 kubectl: $(KUBECTL) ## Build kubectl.
 $(KUBECTL): hack/tools/kube/go.mod
-	$(call announce,kubectl,$(KUBE_VERSION),≈ 3 min)
+	$(call announce,kubectl,$(KUBE_VERSION),< 1 min after kube-apiserver)
 	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kubectl
 
 $(KUBE_APISERVER): hack/tools/kube/go.mod
-	$(call announce,kube-apiserver,$(KUBE_VERSION),≈ 9 min)
+	$(call announce,kube-apiserver,$(KUBE_VERSION),≈ 4 min)
 	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kube-apiserver
 
 $(GOBIN_LOCAL)/kube-controller-manager: hack/tools/kube/go.mod
-	$(call announce,kube-controller-manager,$(KUBE_VERSION),≈ 2 min)
+	$(call announce,kube-controller-manager,$(KUBE_VERSION),≈ 1.5 min)
 	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kube-controller-manager
 
 $(GOBIN_LOCAL)/kube-scheduler: hack/tools/kube/go.mod
-	$(call announce,kube-scheduler,$(KUBE_VERSION),≈ 1 min)
+	$(call announce,kube-scheduler,$(KUBE_VERSION),< 1 min)
 	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kube-scheduler
 
 $(ETCD): hack/tools/etcd/go.mod hack/tools/etcd/main.go
-	$(call announce,etcd,$(call modver,etcd,go.etcd.io/etcd/server/v3),≈ 2 min)
+	$(call announce,etcd,$(call modver,etcd,go.etcd.io/etcd/server/v3),< 1 min)
 	cd hack/tools/etcd && go build -ldflags "-s -w" -o $@ .
 
 .PHONY: kwok
 kwok: $(KWOKCTL) $(GOBIN_LOCAL)/kube-controller-manager $(GOBIN_LOCAL)/kube-scheduler $(KUBECTL) ## Build kwok, kwokctl and the rest of a local control plane.
 $(KWOKCTL): hack/tools/kwok/go.mod
-	$(call announce,kwok and kwokctl,$(call modver,kwok,sigs.k8s.io/kwok),≈ 2 min)
+	$(call announce,kwok and kwokctl,$(call modver,kwok,sigs.k8s.io/kwok),≈ 1.5 min)
 	cd hack/tools/kwok && go build -o $(GOBIN_LOCAL)/ sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
 
 # CRDs the tests install besides the project's own: KubeVirt's, as KubeVirt's
@@ -319,13 +319,13 @@ KUBEVIRT_DIR := $(GOBIN_LOCAL)/kubevirt
 .PHONY: kubevirt
 kubevirt: $(GOBIN_LOCAL)/virt-api $(GOBIN_LOCAL)/virt-controller $(KUBEVIRT_DIR)/manifests.json ## Build KubeVirt's virt-api and virt-controller and write the objects KubeVirt installs.
 $(GOBIN_LOCAL)/virt-api $(GOBIN_LOCAL)/virt-controller &: hack/tools/kubevirt/go.mod
-	$(call announce,KubeVirt virt-api and virt-controller,$(KUBEVIRT_VERSION),≈ 8 min)
+	$(call announce,KubeVirt virt-api and virt-controller,$(KUBEVIRT_VERSION),≈ 2.5 min)
 	cd hack/tools/kubevirt && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w \
 		-X kubevirt.io/client-go/version.gitVersion=$(KUBEVIRT_VERSION) -X kubevirt.io/client-go/version.gitTreeState=clean" \
 		-o $(GOBIN_LOCAL)/ kubevirt.io/kubevirt/cmd/virt-api kubevirt.io/kubevirt/cmd/virt-controller
 	touch $(GOBIN_LOCAL)/virt-api $(GOBIN_LOCAL)/virt-controller
 $(KUBEVIRT_DIR)/manifests.json: hack/tools/kubevirt/go.mod hack/tools/kubevirt/manifests/main.go
-	$(call announce,the KubeVirt CRDs and install objects,$(KUBEVIRT_VERSION),≈ 1 min)
+	$(call announce,the KubeVirt CRDs and install objects,$(KUBEVIRT_VERSION),≈ 1.5 min)
 	mkdir -p $(KUBEVIRT_DIR)
 	cd hack/tools/kubevirt && go run ./manifests -out $(KUBEVIRT_DIR) -version $(KUBEVIRT_VERSION) 2>/dev/null
 
@@ -356,7 +356,7 @@ PROMETHEUS_VERSION := $(shell echo '$(PROMETHEUS_MODULE_VERSION)' | awk -F. '{pr
 .PHONY: prometheus-operator
 prometheus-operator: $(PROMETHEUS_OPERATOR) ## Build the Prometheus Operator (the e2e suite runs it against its cluster).
 $(PROMETHEUS_OPERATOR): hack/tools/prometheus-operator/go.mod
-	$(call announce,the Prometheus Operator,$(PROMETHEUS_OPERATOR_VERSION),≈ 4 min)
+	$(call announce,the Prometheus Operator,$(PROMETHEUS_OPERATOR_VERSION),≈ 1 min)
 	cd hack/tools/prometheus-operator && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w \
 		-X github.com/prometheus/common/version.Version=$(patsubst v%,%,$(PROMETHEUS_OPERATOR_VERSION)) -X github.com/prometheus/common/version.Branch=HEAD" \
 		-o $@ github.com/prometheus-operator/prometheus-operator/cmd/operator
@@ -364,7 +364,7 @@ $(PROMETHEUS_OPERATOR): hack/tools/prometheus-operator/go.mod
 .PHONY: prometheus
 prometheus: $(PROMETHEUS) $(PROMTOOL) ## Build Prometheus and promtool (the e2e suite's real Prometheus; promtool for the rule tests).
 $(PROMETHEUS) $(PROMTOOL) &: hack/tools/prometheus/go.mod
-	$(call announce,Prometheus and promtool,v$(PROMETHEUS_VERSION),≈ 6 min)
+	$(call announce,Prometheus and promtool,v$(PROMETHEUS_VERSION),≈ 3 min)
 	cd hack/tools/prometheus && CGO_ENABLED=0 go build -trimpath -tags netgo -ldflags "-s -w \
 		-X github.com/prometheus/common/version.Version=$(PROMETHEUS_VERSION) -X github.com/prometheus/common/version.Branch=HEAD" \
 		-o $(GOBIN_LOCAL)/ github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
@@ -406,7 +406,7 @@ OPERATOR_SDK_K8S_VERSION := $(patsubst v0.%,v1.%,$(shell awk '$$1 == "k8s.io/cli
 .PHONY: operator-sdk
 operator-sdk: $(OPERATOR_SDK) ## Build operator-sdk.
 $(OPERATOR_SDK): hack/tools/operator-sdk/go.mod
-	$(call announce,operator-sdk,$(OPERATOR_SDK_VERSION),≈ 6 min)
+	$(call announce,operator-sdk,$(OPERATOR_SDK_VERSION),≈ 3.5 min)
 	cd hack/tools/operator-sdk && go build -tags=containers_image_openpgp -ldflags "-s -w \
 		-X github.com/operator-framework/operator-sdk/internal/version.Version=$(OPERATOR_SDK_VERSION) \
 		-X github.com/operator-framework/operator-sdk/internal/version.GitVersion=$(OPERATOR_SDK_VERSION) \
@@ -420,7 +420,7 @@ $(OPERATOR_SDK): hack/tools/operator-sdk/go.mod
 .PHONY: opm
 opm: $(OPM) ## Build opm.
 $(OPM): hack/tools/opm/go.mod
-	$(call announce,opm,$(OPM_VERSION),≈ 4 min)
+	$(call announce,opm,$(OPM_VERSION),≈ 2 min)
 	cd hack/tools/opm && CGO_ENABLED=0 go build -tags=json1,containers_image_openpgp -ldflags "-s -w \
 		-X github.com/operator-framework/operator-registry/cmd/opm/version.opmVersion=$(OPM_VERSION)" \
 		-o $@ github.com/operator-framework/operator-registry/cmd/opm
@@ -434,7 +434,7 @@ OLM_DIR := $(GOBIN_LOCAL)/olm
 .PHONY: olm
 olm: $(OLM_DIR)/olm $(OLM_DIR)/crds.stamp ## Build OLM's olm and catalog operators and link OLM's CRDs.
 $(OLM_DIR)/olm $(OLM_DIR)/catalog &: hack/tools/olm/go.mod
-	$(call announce,OLM olm and catalog,$(OLM_VERSION),≈ 8 min)
+	$(call announce,OLM olm and catalog,$(OLM_VERSION),≈ 1.5 min)
 	mkdir -p $(OLM_DIR)
 	cd hack/tools/olm && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w \
 		-X github.com/operator-framework/operator-lifecycle-manager/pkg/version.OLMVersion=$(OLM_VERSION)" \
@@ -449,7 +449,7 @@ $(OLM_DIR)/crds.stamp: hack/tools/olm/go.mod
 .PHONY: helm
 helm: $(HELM) ## Build helm.
 $(HELM): hack/tools/helm/go.mod
-	$(call announce,helm,$(HELM_VERSION),≈ 3 min)
+	$(call announce,helm,$(HELM_VERSION),≈ 2.5 min)
 	cd hack/tools/helm && go build -ldflags "-s -w \
 		-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
 		-X helm.sh/helm/v3/internal/version.gitTreeState=clean \
