@@ -68,6 +68,9 @@ var Env = []string{
 type Options struct {
 	// Manager and Listener are the static binaries to ship.
 	Manager, Listener string
+	// Pause, if set, makes main write the sandbox image of BuildPause
+	// with this binary instead.
+	Pause string
 	// Version is the image's version label.
 	Version string
 	// Ref names the image in the archive (repository:tag).

@@ -26,6 +26,9 @@ limitations under the License.
 // the `docker save` layout older Docker versions need. Every timestamp is
 // fixed (-created, or $SOURCE_DATE_EPOCH, or the Unix epoch), so the same
 // binaries always give the same image digest, which it prints.
+//
+// With -pause BINARY it writes a pod sandbox image instead (BuildPause): the
+// static pause program as /pause, for the real kubelet node of test/node.
 package main
 
 import (
@@ -34,6 +37,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 func main() {
@@ -41,6 +46,7 @@ func main() {
 	var out, format, platform string
 	flag.StringVar(&o.Manager, "manager", "bin/manager", "The manager binary (the image's /manager).")
 	flag.StringVar(&o.Listener, "listener", "bin/listener", "The listener binary (the image's /listener).")
+	flag.StringVar(&o.Pause, "pause", "", "Write a pod sandbox image instead: this static pause binary as /pause (a local kubelet node's sandbox_image).")
 	flag.StringVar(&o.Version, "version", "", "The org.opencontainers.image.version label (the Makefile's VERSION).")
 	flag.StringVar(&platform, "platform", "linux/amd64", "The platform the binaries were built for, os/arch.")
 	flag.StringVar(&o.Ref, "ref", "", "The image's name, repository:tag (the Makefile's IMG).")
@@ -57,8 +63,8 @@ func main() {
 }
 
 func run(o *Options, out, format, platform, created string) error {
-	if out == "" || o.Ref == "" || o.Version == "" {
-		return fmt.Errorf("-out, -ref and -version are required")
+	if out == "" || o.Ref == "" || (o.Version == "" && o.Pause == "") {
+		return fmt.Errorf("-out, -ref and -version (or -pause) are required")
 	}
 	var err error
 	if o.OS, o.Arch, err = splitPlatform(platform); err != nil {
@@ -71,7 +77,12 @@ func run(o *Options, out, format, platform, created string) error {
 		}
 		o.Created = time.Unix(secs, 0).UTC()
 	}
-	img, err := Build(*o)
+	var img v1.Image
+	if o.Pause != "" {
+		img, err = BuildPause(o.Pause, o.OS, o.Arch, o.Created)
+	} else {
+		img, err = Build(*o)
+	}
 	if err != nil {
 		return err
 	}
