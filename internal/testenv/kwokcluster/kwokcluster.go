@@ -85,7 +85,18 @@ type Options struct {
 	// APIServerArgs are extra kube-apiserver flags ("name" -> values; a
 	// flag kwokctl already sets is overridden).
 	APIServerArgs map[string][]string
+	// CertSANs are extra names and addresses of the API server's serving
+	// certificate (the `kubernetes` Service's address, say, for a real
+	// node's pods).
+	CertSANs []string
+	// RealNodes makes kwok simulate only the nodes it creates (annotated
+	// kwok.x-k8s.io/node=fake), leaving nodes a real kubelet registers
+	// (package node) and their pods to that kubelet.
+	RealNodes bool
 }
+
+// simulatedNode is the annotation kwokctl puts on the nodes it creates.
+const simulatedNode = "kwok.x-k8s.io/node=fake"
 
 // Create starts a cluster named name shaped by opts. kwok's state and the
 // admin kubeconfig go under workdir.
@@ -103,9 +114,9 @@ func Create(ctx context.Context, bin, workdir, name string, opts Options) (*Clus
 		"--kube-controller-manager-binary", b("kube-controller-manager"),
 		"--kube-scheduler-binary", b("kube-scheduler"), "--kwok-controller-binary", b("kwok"),
 		"--kubeconfig", c.Kubeconfig, "--wait", "120s"}
-	if len(opts.APIServerArgs) > 0 {
+	if len(opts.APIServerArgs) > 0 || len(opts.CertSANs) > 0 || opts.RealNodes {
 		conf := filepath.Join(workdir, name+".kwokctl.yaml")
-		if err := writeConfig(conf, opts.APIServerArgs); err != nil {
+		if err := writeConfig(conf, opts); err != nil {
 			return nil, err
 		}
 		args = append([]string{"--config", conf}, args...)
@@ -114,25 +125,61 @@ func Create(ctx context.Context, bin, workdir, name string, opts Options) (*Clus
 		return nil, err
 	}
 	if opts.Nodes > 0 {
-		if err := c.kwokctl(ctx, "scale", "node", "--name", name, "--replicas", fmt.Sprint(opts.Nodes)); err != nil {
+		if err := c.AddNodes(ctx, opts.Nodes, opts.KubeVirtNodes); err != nil {
 			_ = c.Delete()
 			return nil, err
 		}
 	}
-	if opts.KubeVirtNodes {
-		if err := c.kubeVirtNodes(ctx); err != nil {
-			_ = c.Delete()
-			return nil, err
-		}
+	if err := c.EnsureRunning(ctx); err != nil {
+		_ = c.Delete()
+		return nil, err
 	}
 	return c, nil
 }
 
-// writeConfig writes a kwokctl configuration that passes args to
-// kube-apiserver.
-func writeConfig(path string, args map[string][]string) error {
+// EnsureRunning starts again any component of the cluster that has ended
+// (`kwokctl start cluster` starts only those): under load a
+// kube-controller-manager can die while the API server is still starting,
+// and kwokctl does not restart it by itself.
+func (c *Cluster) EnsureRunning(ctx context.Context) error {
+	return c.kwokctl(ctx, "start", "cluster", "--name", c.Name)
+}
+
+// AddNodes brings the number of simulated nodes to n, and with kubeVirt
+// makes each one KubeVirt schedules on (see Options.KubeVirtNodes). Nodes
+// that kwok does not simulate are left as they are.
+func (c *Cluster) AddNodes(ctx context.Context, n int, kubeVirt bool) error {
+	if err := c.kwokctl(ctx, "scale", "node", "--name", c.Name, "--replicas", fmt.Sprint(n)); err != nil {
+		return err
+	}
+	if kubeVirt {
+		return c.kubeVirtNodes(ctx)
+	}
+	return nil
+}
+
+// writeConfig writes a kwokctl configuration that passes opts'
+// APIServerArgs to kube-apiserver, adds its CertSANs and, with RealNodes,
+// has the kwok controller manage only the nodes kwokctl creates.
+func writeConfig(path string, opts Options) error {
+	args := opts.APIServerArgs
 	var b strings.Builder
-	b.WriteString("apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokctlConfiguration\ncomponentsPatches:\n- name: kube-apiserver\n  extraArgs:\n")
+	b.WriteString("apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokctlConfiguration\n")
+	if len(opts.CertSANs) > 0 {
+		b.WriteString("options:\n  kubeApiserverCertSANs:\n")
+		for _, san := range opts.CertSANs {
+			fmt.Fprintf(&b, "  - %q\n", san)
+		}
+	}
+	b.WriteString("componentsPatches:\n")
+	if opts.RealNodes {
+		fmt.Fprintf(&b, "- name: kwok-controller\n  extraArgs:\n  - key: manage-all-nodes\n    value: \"false\"\n    override: true\n"+
+			"  - key: manage-nodes-with-annotation-selector\n    value: %q\n", simulatedNode)
+	}
+	if len(args) == 0 {
+		return os.WriteFile(path, []byte(b.String()), 0o644)
+	}
+	b.WriteString("- name: kube-apiserver\n  extraArgs:\n")
 	keys := make([]string, 0, len(args))
 	for k := range args {
 		keys = append(keys, k)
@@ -162,7 +209,7 @@ const (
 	kubeVirtDevices     = "devices.kubevirt.io/"
 )
 
-// kubeVirtNodes labels every node schedulable for KubeVirt and gives it the
+// kubeVirtNodes labels every simulated node schedulable for KubeVirt and gives it the
 // device resources virt-launcher pods request.
 func (c *Cluster) kubeVirtNodes(ctx context.Context) error {
 	cfg, err := c.RestConfig()
@@ -177,6 +224,7 @@ func (c *Cluster) kubeVirtNodes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	key, value, _ := strings.Cut(simulatedNode, "=")
 	// Launcher pods also request ephemeral storage, which kwok's node
 	// template does not list.
 	devices := map[string]string{"ephemeral-storage": "1Ti"}
@@ -189,6 +237,9 @@ func (c *Cluster) kubeVirtNodes(ctx context.Context) error {
 	}
 	label := []byte(`{"metadata":{"labels":{"` + kubeVirtSchedulable + `":"true","` + kubeVirtMachineType + `":"true"}}}`)
 	for _, n := range nodes.Items {
+		if n.Annotations[key] != value {
+			continue // a real node: its kubelet says what it has
+		}
 		if _, err := kube.CoreV1().Nodes().Patch(ctx, n.Name, types.StrategicMergePatchType, status, metav1.PatchOptions{}, "status"); err != nil {
 			return fmt.Errorf("node %s: %w", n.Name, err)
 		}

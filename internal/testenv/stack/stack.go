@@ -49,6 +49,7 @@ import (
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kwokcluster"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/node"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
 )
 
@@ -78,7 +79,25 @@ type Options struct {
 	// Started, if set, is told the PID of every process the stack starts,
 	// as soon as it runs (the demo records them to stop them later).
 	Started func(pid int) error
+	// RealNodes prepares the cluster for real kubelet nodes (StartNode):
+	// the API server advertises NodeAPIServerIP, its certificate names that
+	// address and the `kubernetes` Service's, and kwok simulates only the
+	// nodes it creates.
+	RealNodes bool
 }
+
+// The addresses of a cluster with real nodes. They exist only inside the
+// nodes' network namespaces.
+var (
+	// NodeAPIServerIP is where a real node reaches the API server (the
+	// `kubernetes` Service's endpoint).
+	NodeAPIServerIP = netip.MustParseAddr("10.251.255.1")
+	// ServiceCIDR is the Services' range; the `kubernetes` Service gets its
+	// first address.
+	ServiceCIDR = netip.MustParsePrefix("10.251.0.0/24")
+	// PodCIDR is the range of the pods of the (one) real node.
+	PodCIDR = netip.MustParsePrefix("10.252.0.0/24")
+)
 
 // Stack is the product installed on a local cluster.
 type Stack struct {
@@ -95,6 +114,8 @@ type Stack struct {
 	Client client.Client
 	// Operator is the operator's process, once StartOperator has run.
 	Operator *proc.Process
+	// Nodes are the real nodes StartNode joined.
+	Nodes []*node.Node
 }
 
 // New prepares a stack; nothing runs until StartCluster.
@@ -134,8 +155,14 @@ func (s *Stack) Up(ctx context.Context, operatorArgs ...string) error {
 // labels schedulable nodes, and kube-apiserver configured for KubeVirt's
 // aggregated API.
 func (s *Stack) StartCluster(ctx context.Context) error {
-	cluster, err := kwokcluster.Create(ctx, s.bin, filepath.Join(s.opts.Dir, "kwok"), s.opts.Name,
-		kwokcluster.Options{Nodes: s.opts.Nodes, KubeVirtNodes: true, APIServerArgs: s.KubeVirt.APIServerArgs()})
+	opts := kwokcluster.Options{Nodes: s.opts.Nodes, KubeVirtNodes: true, APIServerArgs: s.KubeVirt.APIServerArgs()}
+	if s.opts.RealNodes {
+		opts.RealNodes = true
+		opts.APIServerArgs["advertise-address"] = []string{NodeAPIServerIP.String()}
+		opts.APIServerArgs["service-cluster-ip-range"] = []string{ServiceCIDR.String()}
+		opts.CertSANs = []string{NodeAPIServerIP.String(), ServiceCIDR.Addr().Next().String()}
+	}
+	cluster, err := kwokcluster.Create(ctx, s.bin, filepath.Join(s.opts.Dir, "kwok"), s.opts.Name, opts)
 	if err != nil {
 		return err
 	}
@@ -163,22 +190,62 @@ func (s *Stack) StartCluster(ctx context.Context) error {
 // process serves on, and whatever discovers it through the API
 // (EndpointSlices, Prometheus) reaches it. kwok's heartbeats keep the
 // addresses a node has.
-func (s *Stack) SetNodeAddresses(ctx context.Context, node string, ips ...netip.Addr) error {
+func (s *Stack) SetNodeAddresses(ctx context.Context, nodeName string, ips ...netip.Addr) error {
 	addrs := make([]corev1.NodeAddress, 0, len(ips)+1)
 	for _, ip := range ips {
 		addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip.String()})
 	}
-	addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeHostName, Address: node})
+	addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeHostName, Address: nodeName})
 	patch, err := json.Marshal(map[string]any{"status": map[string]any{"addresses": addrs}})
 	if err != nil {
 		return err
 	}
-	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodeName}}
 	// A merge patch replaces the whole list.
 	if err := s.Client.Status().Patch(ctx, n, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return fmt.Errorf("node %s: %w", node, err)
+		return fmt.Errorf("node %s: %w", nodeName, err)
 	}
 	return nil
+}
+
+// NodeOptions shape a real node (StartNode).
+type NodeOptions struct {
+	// Name is the Node's name.
+	Name string
+	// NetNS is the path of the node's network namespace (a netlab host's)
+	// and IP its address there.
+	NetNS string
+	IP    netip.Addr
+	// PauseImage names the pod sandbox image, in the archive PauseArchive.
+	PauseImage, PauseArchive string
+	// Images are more image archives to import (the project's image).
+	Images []string
+	// Labels are the Node's labels.
+	Labels map[string]string
+}
+
+// StartNode joins a real kubelet node (package node) to a cluster started
+// with Options.RealNodes, and waits until it is Ready. Stop stops it.
+func (s *Stack) StartNode(ctx context.Context, o NodeOptions) (*node.Node, error) {
+	if !s.opts.RealNodes {
+		return nil, errors.New("stack: StartNode needs Options.RealNodes")
+	}
+	n, err := node.Start(ctx, s.bin, node.Options{
+		Dir: filepath.Join(s.opts.Dir, "node-"+o.Name), Name: o.Name, NetNS: o.NetNS, IP: o.IP,
+		Kubeconfig: s.Kubeconfig(), APIServerIP: NodeAPIServerIP, PodCIDR: PodCIDR,
+		Images: append([]string{o.PauseArchive}, o.Images...), PauseImage: o.PauseImage, Labels: o.Labels,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Nodes = append(s.Nodes, n)
+	return n, nil
+}
+
+// AddSimulatedNodes brings the number of kwok nodes to n, each one KubeVirt
+// schedules on.
+func (s *Stack) AddSimulatedNodes(ctx context.Context, n int) error {
+	return s.Cluster.AddNodes(ctx, n, true)
 }
 
 // StartKubeVirt installs KubeVirt and runs virt-api and virt-controller.
@@ -289,8 +356,13 @@ func (s *Stack) WaitPods(ctx context.Context, namespace, selector string, n int,
 	return pods, nil
 }
 
-// Stop stops the operator and KubeVirt and deletes the cluster.
+// Stop stops the real nodes (cleaning up after them), the operator and
+// KubeVirt, and deletes the cluster.
 func (s *Stack) Stop() error {
+	for _, n := range s.Nodes {
+		n.Stop()
+	}
+	s.Nodes = nil
 	if s.Operator != nil {
 		s.Operator.Stop()
 	}
