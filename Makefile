@@ -95,6 +95,14 @@ test-unit: envtest-assets kwok $(TESTREPORT) ## Run the unit and envtest suites 
 test-e2e: build-bin kwok envtest-assets kustomize prometheus-operator prometheus $(TESTREPORT) ## Run the end-to-end suite on a local kwok cluster with real KubeVirt, real WoL senders and a real Prometheus scraping through the Prometheus Operator (needs root).
 	go test -json -tags e2e ./test/e2e -count=1 -timeout 20m | $(TESTREPORT) -record $(TEST_REPORT)/e2e.json
 
+# The real node (test/node): the operator and its listener Deployment as real
+# pods on a kubelet node (containerd, runc, CNI from Debian) joined to a kwok
+# cluster with real KubeVirt, run from the image of `make image`.
+.PHONY: test-node
+test-node: build-bin kwok envtest-assets kustomize image node-assets $(TESTREPORT) ## Run the operator and its listener as real pods on a real kubelet node (needs root and Debian containerd, runc, containernetworking-plugins).
+	IMAGE_TAR=$(IMAGE_TAR) PAUSE_IMAGE_TAR=$(PAUSE_IMAGE_TAR) PAUSE_IMAGE=$(PAUSE_IMAGE) \
+		go test -json -tags node ./test/node -count=1 -timeout 15m | $(TESTREPORT) -record $(TEST_REPORT)/node.json
+
 .PHONY: test-rules
 test-rules: prometheus ## Check the alert rules and the dashboard's queries with promtool (bin/promtool, the e2e suite's Prometheus), and run the alerts' unit tests (test/monitoring).
 	TEST_REPORT=$(TEST_REPORT) PROMTOOL=$(PROMTOOL) hack/test-rules.sh
@@ -280,6 +288,29 @@ $(GOBIN_LOCAL)/kube-controller-manager: hack/tools/kube/go.mod
 $(GOBIN_LOCAL)/kube-scheduler: hack/tools/kube/go.mod
 	$(call announce,kube-scheduler,$(KUBE_VERSION),< 1 min)
 	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kube-scheduler
+
+# kubelet and kube-proxy for the real node of the node suite
+# (internal/testenv/node: Debian containerd, runc and CNI plugins run the
+# operator's and the listener's pods), and the node's pod sandbox image:
+# Kubernetes' own build/pause/linux/pause.c from the same module, compiled
+# statically, as /pause in an image written by hack/image.
+KUBELET ?= $(GOBIN_LOCAL)/kubelet
+KUBE_PROXY ?= $(GOBIN_LOCAL)/kube-proxy
+PAUSE_IMAGE_TAR ?= $(GOBIN_LOCAL)/pause-image.tar
+PAUSE_IMAGE ?= registry.k8s.io/pause:kubevirt-wol-$(KUBE_VERSION)
+
+.PHONY: node-assets
+node-assets: $(KUBELET) $(KUBE_PROXY) $(PAUSE_IMAGE_TAR) ## Build kubelet, kube-proxy and the pod sandbox image of the real node.
+$(KUBELET): hack/tools/kube/go.mod
+	$(call announce,kubelet,$(KUBE_VERSION),≈ 5 min after kube-apiserver)
+	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kubelet
+$(KUBE_PROXY): hack/tools/kube/go.mod
+	$(call announce,kube-proxy,$(KUBE_VERSION),≈ 1 min after kubelet)
+	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kube-proxy
+$(PAUSE_IMAGE_TAR): hack/tools/kube/go.mod $(IMAGE_BUILDER)
+	cd hack/tools/kube && gcc -Os -static -Wall -DVERSION=$(KUBE_VERSION) -o $(GOBIN_LOCAL)/pause \
+		"$$(go mod download -json k8s.io/kubernetes | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/build/pause/linux/pause.c"
+	$(IMAGE_BUILDER) -pause $(GOBIN_LOCAL)/pause -ref $(PAUSE_IMAGE) -platform $(GOOS)/$(GOARCH) -out $@
 
 $(ETCD): hack/tools/etcd/go.mod hack/tools/etcd/main.go
 	$(call announce,etcd,$(call modver,etcd,go.etcd.io/etcd/server/v3),< 1 min)

@@ -1,0 +1,500 @@
+//go:build node
+
+/*
+Copyright 2026 The kubevirt-wol Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package node runs kubevirt-wol on a real node: a kubelet with Debian's
+// containerd, runc and CNI plugins, in a network namespace of its own on a
+// LAN of namespaces, joined to a kwok cluster with real KubeVirt. The
+// operator and the listener Deployment it builds run as real pods from the
+// image `make image` writes, with their security contexts, ServiceAccount
+// tokens and probes enforced by the kubelet and the runtime; a real magic
+// packet from the LAN's sender is received inside the listener's container
+// and starts the VM. kwok nodes are there only for KubeVirt's launcher pods.
+package node
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
+	"github.com/gpillon/kubevirt-wol/internal/testenv"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/node"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/stack"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
+)
+
+const (
+	nodeName   = "wol-node"
+	wcName     = "real"
+	vmNS       = "node-vms"
+	fieldOwner = "kubevirt-wol-node-e2e"
+	timeout    = 2 * time.Minute
+	interval   = 250 * time.Millisecond
+	// capNetBindService and capNetRaw are the capability bits of CapEff.
+	capNetBindService = 1 << 10
+	capNetRaw         = 1 << 13
+)
+
+var (
+	bin      = testenv.BinDir()
+	workdir  string
+	stk      *stack.Stack
+	k8s      client.Client
+	lan      *netlab.LAN
+	realNode *node.Node
+	// imageTar and pauseTar are the archives the node imports (make image,
+	// make node-assets); pauseImage names the sandbox image.
+	imageTar, pauseTar, pauseImage string
+)
+
+func TestNode(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "kubevirt-wol on a real kubelet node (containerd, runc, CNI) joined to a kwok cluster")
+}
+
+func env(name string) string {
+	v := os.Getenv(name)
+	Expect(v).NotTo(BeEmpty(), "%s is not set: run `make test-node`", name)
+	return v
+}
+
+var _ = BeforeSuite(func(ctx SpecContext) {
+	if msg, skip := netlab.Unavailable("the real-node suite", "wakeonlan", "etherwake"); skip {
+		Skip(msg)
+	} else if msg != "" {
+		Fail(msg)
+	}
+	Expect(node.Missing(bin)).To(BeEmpty())
+	imageTar, pauseTar, pauseImage = env("IMAGE_TAR"), env("PAUSE_IMAGE_TAR"), env("PAUSE_IMAGE")
+	missing := testenv.MissingBinaries(bin, []string{"kustomize", "kubectl"})
+	Expect(missing).To(BeEmpty(), "bin/ lacks %v: run `make test-node`", missing)
+
+	root := testenv.RepoRoot()
+	Expect(os.MkdirAll(filepath.Join(root, ".kwok"), 0o755)).To(Succeed())
+	var err error
+	workdir, err = os.MkdirTemp(filepath.Join(root, ".kwok"), "node-")
+	Expect(err).NotTo(HaveOccurred())
+
+	By("building a LAN of network namespaces: the node's host network and a sender")
+	lan, err = netlab.New("node", "sender")
+	Expect(err).NotTo(HaveOccurred())
+
+	stk, err = stack.New(stack.Options{Dir: workdir, Name: "wol-node-" + filepath.Base(workdir)[5:], FieldOwner: fieldOwner, RealNodes: true})
+	Expect(err).NotTo(HaveOccurred())
+	By("starting a kwok cluster (no simulated node yet) prepared for a real node")
+	Expect(stk.StartCluster(ctx)).To(Succeed())
+	k8s = stk.Client
+
+	By("joining a real node: kubelet, kube-proxy, containerd, runc and CNI in the node's namespace, the images imported")
+	start := time.Now()
+	h := lan.Host("node")
+	realNode, err = stk.StartNode(ctx, stack.NodeOptions{
+		Name: nodeName, NetNS: h.Path(), IP: h.IP,
+		PauseImage: pauseImage, PauseArchive: pauseTar, Images: []string{imageTar},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	GinkgoWriter.Printf("node Ready in %s\n", time.Since(start).Round(time.Millisecond))
+
+	By("installing KubeVirt " + kubevirtcp.Version() + ": real virt-api and virt-controller")
+	Expect(stk.StartKubeVirt(ctx)).To(Succeed())
+
+	By("installing the operator as `make deploy` would; its pod can only go to the real node")
+	Expect(stk.Install(ctx)).To(Succeed())
+	Expect(stk.Cluster.EnsureRunning(ctx)).To(Succeed())
+}, NodeTimeout(8*time.Minute))
+
+var _ = AfterSuite(func() {
+	if stk != nil {
+		Expect(stk.Stop()).To(Succeed())
+		if realNode != nil {
+			Expect(realNode.LeftOnMachine()).To(BeEmpty(), "the node left these on the machine")
+		}
+	}
+	if lan != nil {
+		lan.Close()
+	}
+})
+
+// The cluster's and the node's folder (logs, state) stays when anything
+// failed.
+var _ = ReportAfterSuite("the work folder", func(r Report) {
+	if workdir == "" {
+		return
+	}
+	if r.SuiteSucceeded {
+		_ = os.RemoveAll(workdir)
+	} else {
+		fmt.Fprintf(os.Stderr, "the cluster's and the node's logs are kept in %s\n", workdir)
+	}
+})
+
+var _ = ReportAfterEach(func(report SpecReport) {
+	if !report.Failed() || stk == nil || stk.Cluster == nil {
+		return
+	}
+	var b strings.Builder
+	if realNode != nil {
+		b.WriteString(realNode.Logs(80))
+		for _, sel := range []string{stack.OperatorSelector, "app.kubernetes.io/instance=" + wcName, "app=stripped"} {
+			pods := &corev1.PodList{}
+			_ = k8s.List(context.Background(), pods, client.MatchingLabels(labelsOf(sel)))
+			for i := range pods.Items {
+				for _, c := range pods.Items[i].Spec.Containers {
+					out, err := realNode.ContainerLog(&pods.Items[i], c.Name)
+					fmt.Fprintf(&b, "===== pod %s container %s (%v)\n%s\n", pods.Items[i].Name, c.Name, err, tail(out, 80))
+				}
+			}
+		}
+	}
+	b.WriteString(stk.KubeVirt.Logs(40))
+	out, _ := exec.Command(filepath.Join(bin, "kubectl"), "--kubeconfig", stk.Cluster.Kubeconfig, "get",
+		"nodes,wolconfigs,deployments,pods,virtualmachines,virtualmachineinstances,events", "-A", "-o", "yaml").CombinedOutput()
+	fmt.Fprintf(&b, "===== objects\n%s\n", tail(string(out), 300))
+	AddReportEntry("diagnostics", b.String())
+	GinkgoWriter.Print(b.String())
+})
+
+func labelsOf(sel string) map[string]string {
+	k, v, _ := strings.Cut(sel, "=")
+	return map[string]string{k: v}
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(s, "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	return strings.Join(parts, "\n")
+}
+
+// readyPod waits for the one Ready pod of namespace matching sel and
+// returns it.
+func readyPod(ctx context.Context, namespace, sel string) *corev1.Pod {
+	GinkgoHelper()
+	var pod *corev1.Pod
+	Eventually(func(g Gomega) {
+		pods := &corev1.PodList{}
+		g.Expect(k8s.List(ctx, pods, client.InNamespace(namespace), client.MatchingLabels(labelsOf(sel)))).To(Succeed())
+		var live []corev1.Pod
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp == nil {
+				live = append(live, p)
+			}
+		}
+		g.Expect(live).To(HaveLen(1))
+		g.Expect(live[0].Status.Phase).To(Equal(corev1.PodRunning))
+		g.Expect(podReady(&live[0])).To(BeTrue(), "pod %s not Ready: %+v", live[0].Name, live[0].Status.Conditions)
+		pod = &live[0]
+	}, timeout, interval).Should(Succeed())
+	return pod
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// process is what /proc says of a container's main process.
+type process struct {
+	pid                 int
+	uid                 string
+	capEff              uint64
+	noNewPrivs, seccomp string
+	netns, nodeNetns    string
+}
+
+// containerProcess finds the main process of pod's first container through
+// the node's containerd and reads its credentials from /proc.
+func containerProcess(ctx context.Context, pod *corev1.Pod) process {
+	GinkgoHelper()
+	Expect(pod.Status.ContainerStatuses).NotTo(BeEmpty())
+	id := strings.TrimPrefix(pod.Status.ContainerStatuses[0].ContainerID, "containerd://")
+	out, err := realNode.Ctr(ctx, "tasks", "ls")
+	Expect(err).NotTo(HaveOccurred(), out)
+	var p process
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == id {
+			p.pid, err = strconv.Atoi(f[1])
+			Expect(err).NotTo(HaveOccurred())
+		}
+	}
+	Expect(p.pid).NotTo(BeZero(), "no task %s in:\n%s", id, out)
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
+	Expect(err).NotTo(HaveOccurred())
+	field := func(name string) string {
+		m := regexp.MustCompile(`(?m)^` + name + `:\s*(.*)$`).FindSubmatch(status)
+		Expect(m).NotTo(BeNil(), name)
+		return strings.TrimSpace(string(m[1]))
+	}
+	p.uid = strings.Fields(field("Uid"))[1] // effective
+	p.capEff, err = strconv.ParseUint(field("CapEff"), 16, 64)
+	Expect(err).NotTo(HaveOccurred())
+	p.noNewPrivs, p.seccomp = field("NoNewPrivs"), field("Seccomp")
+	p.netns, err = os.Readlink(fmt.Sprintf("/proc/%d/ns/net", p.pid))
+	Expect(err).NotTo(HaveOccurred())
+	st, err := os.Stat(lan.Host("node").Path())
+	Expect(err).NotTo(HaveOccurred())
+	p.nodeNetns = fmt.Sprintf("net:[%d]", inode(st))
+	return p
+}
+
+func runStrategy(ctx context.Context, name string) func() kubevirtv1.VirtualMachineRunStrategy {
+	return func() kubevirtv1.VirtualMachineRunStrategy {
+		v := &kubevirtv1.VirtualMachine{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: vmNS, Name: name}, v); err != nil {
+			return ""
+		}
+		return *v.Spec.RunStrategy
+	}
+}
+
+func instance(ctx context.Context, name string) func() string {
+	return func() string {
+		vmi := &kubevirtv1.VirtualMachineInstance{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: vmNS, Name: name}, vmi); err != nil {
+			return "none"
+		}
+		return string(vmi.Status.Phase) + " on " + vmi.Status.NodeName
+	}
+}
+
+func wokenEvents(ctx context.Context, name string) []string {
+	list := &corev1.EventList{}
+	Expect(k8s.List(ctx, list, client.InNamespace(vmNS))).To(Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if e.InvolvedObject.Name == name && e.Reason == "WokenByMagicPacket" {
+			out = append(out, e.Message)
+		}
+	}
+	return out
+}
+
+func updateWolConfig(ctx context.Context, mutate func(*wolv1beta1.WolConfig)) {
+	GinkgoHelper()
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		wc := &wolv1beta1.WolConfig{}
+		if err := k8s.Get(ctx, client.ObjectKey{Name: wcName}, wc); err != nil {
+			return err
+		}
+		mutate(wc)
+		return k8s.Update(ctx, wc)
+	})).To(Succeed())
+}
+
+func send(name string, args ...string) {
+	GinkgoHelper()
+	out, err := lan.Exec("sender", name, args...)
+	Expect(err).NotTo(HaveOccurred(), out)
+}
+
+// listenerLog is the kubelet's log of the listener pod's container.
+func listenerLog(pod *corev1.Pod) func() string {
+	return func() string {
+		out, _ := realNode.ContainerLog(pod, "listener")
+		return out
+	}
+}
+
+const listenerSelector = "app.kubernetes.io/instance=" + wcName
+
+var _ = Describe("kubevirt-wol on a real kubelet node", Ordered, func() {
+	var listenerPod *corev1.Pod
+
+	It("runs the operator as a real pod from the image, as its non-root user with no capability", func(ctx SpecContext) {
+		pod := readyPod(ctx, stack.OperatorNamespace, stack.OperatorSelector)
+		Expect(pod.Spec.NodeName).To(Equal(nodeName))
+		Expect(pod.Spec.Containers[0].ImagePullPolicy).NotTo(Equal(corev1.PullAlways))
+		p := containerProcess(ctx, pod)
+		Expect(p.uid).To(Equal("65532"))
+		Expect(p.capEff).To(BeZero())
+		Expect(p.noNewPrivs).To(Equal("1"))
+		Expect(p.seccomp).To(Equal("2"), "RuntimeDefault seccomp is filter mode")
+		Expect(p.netns).NotTo(Equal(p.nodeNetns), "the operator is on the pod network, not the node's")
+		// Its in-cluster client reached the API server through the
+		// `kubernetes` Service (kube-proxy): it took the leader lease.
+		Eventually(func() string { out, _ := realNode.ContainerLog(pod, "manager"); return out }, timeout, interval).
+			Should(ContainSubstring("Successfully acquired lease"))
+	})
+
+	It("runs the listener Deployment the operator builds as a real hostNetwork pod, Ready through the kubelet's HTTPS probes", func(ctx SpecContext) {
+		By("adding simulated nodes for KubeVirt's launcher pods")
+		Expect(stk.AddSimulatedNodes(ctx, 1)).To(Succeed())
+		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: vmNS}})).To(Succeed())
+		for _, v := range []*kubevirtv1.VirtualMachine{
+			vmfixture.New(vmNS, "alpha", vmfixture.RunStrategy(kubevirtv1.RunStrategyHalted), vmfixture.MACs("52:54:00:0e:00:01")),
+			vmfixture.New(vmNS, "bravo", vmfixture.RunStrategy(kubevirtv1.RunStrategyHalted), vmfixture.MACs("52:54:00:0e:00:02")),
+		} {
+			Expect(k8s.Create(ctx, v)).To(Succeed())
+		}
+		Expect(k8s.Create(ctx, &wolv1beta1.WolConfig{
+			ObjectMeta: metav1.ObjectMeta{Name: wcName},
+			Spec: wolv1beta1.WolConfigSpec{
+				NamespaceSelectors: []string{vmNS},
+				WolPorts:           []int32{9},
+				Interfaces:         []string{netlab.Iface},
+				Listener: wolv1beta1.ListenerSpec{
+					Replicas:     ptr.To[int32](1),
+					NodeSelector: map[string]string{corev1.LabelHostname: nodeName},
+				},
+			},
+		})).To(Succeed())
+
+		listenerPod = readyPod(ctx, stack.OperatorNamespace, listenerSelector)
+		Expect(listenerPod.Spec.NodeName).To(Equal(nodeName))
+		Expect(listenerPod.Spec.HostNetwork).To(BeTrue())
+		Expect(listenerPod.Status.PodIP).To(Equal(lan.Host("node").IP.String()))
+		probe := listenerPod.Spec.Containers[0].ReadinessProbe
+		Expect(probe.HTTPGet.Scheme).To(Equal(corev1.URISchemeHTTPS))
+
+		p := containerProcess(ctx, listenerPod)
+		Expect(p.uid).To(Equal("0"))
+		Expect(p.capEff).To(Equal(uint64(capNetBindService)), "CapEff %#x: only NET_BIND_SERVICE", p.capEff)
+		Expect(p.noNewPrivs).To(Equal("1"))
+		Expect(p.seccomp).To(Equal("2"))
+		Expect(p.netns).To(Equal(p.nodeNetns), "the listener is on the node's host network")
+		GinkgoWriter.Printf("listener pod %s: pid %d uid %s CapEff %#x NoNewPrivs %s Seccomp %s\n",
+			listenerPod.Name, p.pid, p.uid, p.capEff, p.noNewPrivs, p.seccomp)
+
+		Eventually(func(g Gomega) {
+			wc := &wolv1beta1.WolConfig{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Name: wcName}, wc)).To(Succeed())
+			g.Expect(wc.Status.Listener.ReadyReplicas).To(Equal(int32(1)))
+			g.Expect(wc.Status.ManagedVMs).To(Equal(int32(2)))
+		}, timeout, interval).Should(Succeed())
+	})
+
+	It("wakes the VM with wakeonlan from the LAN: the packet is received inside the listener's container", func(ctx SpecContext) {
+		out, err := lan.Exec("sender", "wakeonlan", "-i", netlab.Broadcast.String(), "-p", "9", "52:54:00:0e:00:01")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Eventually(runStrategy(ctx, "alpha"), timeout, interval).Should(Equal(kubevirtv1.RunStrategyAlways))
+		Eventually(func() []string { return wokenEvents(ctx, "alpha") }, timeout, interval).
+			Should(ContainElement(And(ContainSubstring("through KubeVirt's start subresource"), ContainSubstring(nodeName))))
+		// The listener's own log, as the kubelet keeps it: the datagram from
+		// the sender's address, on the node's interface, started the VM.
+		sender := regexp.QuoteMeta(lan.Host("sender").IP.String())
+		Eventually(listenerLog(listenerPod), timeout, interval).Should(MatchRegexp(
+			`"msg":"VM started","vm":\{"name":"alpha","namespace":"` + vmNS + `"\},"origin":"` + sender + `:\d+ \(udp4 port 9, interface lan0\)"`))
+		Eventually(instance(ctx, "alpha"), timeout, interval).Should(MatchRegexp(`^Scheduled on node-\d+$`))
+		Expect(runStrategy(ctx, "bravo")()).To(Equal(kubevirtv1.RunStrategyHalted))
+	})
+
+	It("switches raw mode on: the new pod has NET_RAW and etherwake's frame wakes the VM", func(ctx SpecContext) {
+		old := listenerPod.UID
+		updateWolConfig(ctx, func(wc *wolv1beta1.WolConfig) { wc.Spec.RawEthernet.Enabled = true })
+		Eventually(func(g Gomega) {
+			listenerPod = readyPod(ctx, stack.OperatorNamespace, listenerSelector)
+			g.Expect(listenerPod.UID).NotTo(Equal(old))
+			g.Expect(listenerPod.Spec.Containers[0].SecurityContext.Capabilities.Add).To(ContainElement(corev1.Capability("NET_RAW")))
+		}, timeout, interval).Should(Succeed())
+		p := containerProcess(ctx, listenerPod)
+		Expect(p.capEff).To(Equal(uint64(capNetBindService|capNetRaw)), "CapEff %#x: NET_BIND_SERVICE and NET_RAW", p.capEff)
+		Eventually(listenerLog(listenerPod), timeout, interval).Should(ContainSubstring(`"msg":"Receiver ready","ports":[9],"raw":true`))
+
+		Eventually(func() kubevirtv1.VirtualMachineRunStrategy {
+			send("etherwake", "-i", netlab.Iface, "-b", "52:54:00:0e:00:02")
+			return runStrategy(ctx, "bravo")()
+		}, timeout, time.Second).Should(Equal(kubevirtv1.RunStrategyAlways))
+		Eventually(func() []string { return wokenEvents(ctx, "bravo") }, timeout, interval).Should(HaveLen(1))
+	})
+
+	It("fails raw mode with a clear error in the pod's log and status when NET_RAW is taken away", func(ctx SpecContext) {
+		d := &appsv1.Deployment{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: stack.OperatorNamespace, Name: "wol-listener-" + wcName}, d)).To(Succeed())
+
+		By("scaling the listener to zero, to free the node's ports")
+		updateWolConfig(ctx, func(wc *wolv1beta1.WolConfig) { wc.Spec.Listener.Replicas = ptr.To[int32](0) })
+		Eventually(func() []corev1.Pod {
+			pods := &corev1.PodList{}
+			Expect(k8s.List(ctx, pods, client.InNamespace(stack.OperatorNamespace), client.MatchingLabels(labelsOf(listenerSelector)))).To(Succeed())
+			return pods.Items
+		}, timeout, interval).Should(BeEmpty())
+
+		By("running the operator's listener pod as an admission policy that strips NET_RAW would leave it")
+		tmpl := d.Spec.Template.DeepCopy()
+		c := &tmpl.Spec.Containers[0]
+		Expect(c.SecurityContext.Capabilities.Add).To(ContainElement(corev1.Capability("NET_RAW")))
+		c.SecurityContext.Capabilities.Add = []corev1.Capability{"NET_BIND_SERVICE"}
+		stripped := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: stack.OperatorNamespace, Name: "listener-without-net-raw", Labels: map[string]string{"app": "stripped"}},
+			Spec:       tmpl.Spec,
+		}
+		Expect(k8s.Create(ctx, stripped)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(stripped), stripped)).To(Succeed())
+			g.Expect(stripped.Status.Phase).To(Equal(corev1.PodRunning))
+			g.Expect(listenerLog(stripped)()).To(ContainSubstring("raw mode needs CAP_NET_RAW"))
+		}, timeout, interval).Should(Succeed())
+		Expect(listenerLog(stripped)()).To(ContainSubstring("operation not permitted"))
+		// Unready, as the kubelet's HTTPS readiness probe says, and the
+		// kubelet says why in an event.
+		Consistently(func() bool {
+			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(stripped), stripped)).To(Succeed())
+			return podReady(stripped)
+		}, 10*time.Second, interval).Should(BeFalse())
+		Eventually(func() []string {
+			list := &corev1.EventList{}
+			Expect(k8s.List(ctx, list, client.InNamespace(stack.OperatorNamespace))).To(Succeed())
+			var msgs []string
+			for _, e := range list.Items {
+				if e.InvolvedObject.Name == stripped.Name && e.Reason == "Unhealthy" {
+					msgs = append(msgs, e.Message)
+				}
+			}
+			return msgs
+		}, timeout, interval).Should(ContainElement(ContainSubstring("Readiness probe failed")))
+		p := containerProcess(ctx, stripped)
+		Expect(p.capEff).To(Equal(uint64(capNetBindService)))
+
+		Expect(k8s.Delete(ctx, stripped, client.GracePeriodSeconds(0))).To(Succeed())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(stripped), &corev1.Pod{}))
+		}, timeout, interval).Should(BeTrue())
+	})
+})
+
+// inode is the inode number of a file (a network namespace's is its
+// identity: /proc/PID/ns/net reads "net:[INODE]").
+func inode(fi os.FileInfo) uint64 {
+	return fi.Sys().(*syscall.Stat_t).Ino
+}
