@@ -16,11 +16,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 missing=()
-for tool in ip wakeonlan etherwake; do
+# The real kubelet node of test/node also needs Debian's containerd (and ctr),
+# runc, iptables, nsenter and the CNI plugins.
+for tool in ip wakeonlan etherwake containerd ctr runc iptables nsenter /usr/lib/cni/bridge; do
 	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
-	pkgs=$(printf '%s\n' "${missing[@]}" | sed 's/^ip$/iproute2/' | tr '\n' ' ')
+	pkgs=$(printf '%s\n' "${missing[@]}" | sed 's/^ip$/iproute2/; s/^ctr$/containerd/; s/^nsenter$/util-linux/; s|^/usr/lib/cni/bridge$|containernetworking-plugins|' | sort -u | tr '\n' ' ')
 	echo "make test needs ${missing[*]}: apt-get install ${pkgs}(.ci/run does)" >&2
 	exit 1
 fi
