@@ -73,7 +73,7 @@ TEST_REPORT ?= .test-report
 TESTREPORT ?= $(GOBIN_LOCAL)/testreport
 
 .PHONY: test
-test: test-preflight verify test-unit test-fuzz test-rules test-dist test-install test-e2e test-node ## Everything CI checks: generated files, vet, gofmt, lint, unit and envtest suites (-race), short fuzz, alert rules (promtool), distribution artefacts, end-to-end, the real node; needs root (SKIP_PRIVILEGED=1 runs only the rest).
+test: test-preflight verify test-unit test-fuzz test-rules test-dist test-install test-e2e ## Everything CI checks: generated files, vet, gofmt, lint, unit and envtest suites (-race), short fuzz, alert rules (promtool), distribution artefacts, end-to-end; needs root (SKIP_PRIVILEGED=1 runs only the rest).
 	@$(TESTREPORT) -summary $(TEST_REPORT)
 	$(tools-summary)
 
@@ -115,7 +115,7 @@ test-fuzz: ## Run every fuzz target for FUZZTIME (default 200000x: executions ea
 ##@ Demo
 
 .PHONY: demo
-demo: build-bin kwok $(KUBE_APISERVER) $(ETCD) kubevirt kustomize ## Run the whole product on a local kwok cluster with real KubeVirt and wake a VM with a real magic packet.
+demo: build-bin kwok kube-apiserver etcd kubevirt kustomize ## Run the whole product on a local kwok cluster with real KubeVirt and wake a VM with a real magic packet.
 	go run ./hack/demo up
 	$(tools-summary)
 
@@ -277,6 +277,8 @@ $(KUBECTL): hack/tools/kube/go.mod
 	$(call announce,kubectl,$(KUBE_VERSION),< 1 min after kube-apiserver)
 	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kubectl
 
+.PHONY: kube-apiserver
+kube-apiserver: $(KUBE_APISERVER) ## Build kube-apiserver.
 $(KUBE_APISERVER): hack/tools/kube/go.mod
 	$(call announce,kube-apiserver,$(KUBE_VERSION),≈ 4 min)
 	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kube-apiserver
@@ -312,6 +314,8 @@ $(PAUSE_IMAGE_TAR): hack/tools/kube/go.mod $(IMAGE_BUILDER)
 		"$$(go mod download -json k8s.io/kubernetes | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/build/pause/linux/pause.c"
 	$(IMAGE_BUILDER) -pause $(GOBIN_LOCAL)/pause -ref $(PAUSE_IMAGE) -platform $(GOOS)/$(GOARCH) -out $@
 
+.PHONY: etcd
+etcd: $(ETCD) ## Build etcd.
 $(ETCD): hack/tools/etcd/go.mod hack/tools/etcd/main.go
 	$(call announce,etcd,$(call modver,etcd,go.etcd.io/etcd/server/v3),< 1 min)
 	cd hack/tools/etcd && go build -ldflags "-s -w" -o $@ .
