@@ -73,7 +73,7 @@ TEST_REPORT ?= .test-report
 TESTREPORT ?= $(GOBIN_LOCAL)/testreport
 
 .PHONY: test
-test: test-preflight verify test-unit test-fuzz test-rules test-dist test-install test-e2e ## Everything CI checks: generated files, vet, gofmt, lint, unit and envtest suites (-race), short fuzz, alert rules (promtool), distribution artefacts, end-to-end; needs root (SKIP_PRIVILEGED=1 runs only the rest).
+test: test-preflight verify test-unit test-fuzz test-rules test-dist test-install test-e2e test-node ## Everything CI checks: generated files, vet, gofmt, lint, unit and envtest suites (-race), short fuzz, alert rules (promtool), distribution artefacts, end-to-end, the real node; needs root (SKIP_PRIVILEGED=1 runs only the rest).
 	@$(TESTREPORT) -summary $(TEST_REPORT)
 	$(tools-summary)
 
