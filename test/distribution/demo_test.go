@@ -70,8 +70,9 @@ func makeClosure(t *testing.T, goal, bin string) map[string]bool {
 func TestMakeDemoBuildsWhatItRuns(t *testing.T) {
 	bin := t.TempDir()
 	closure := makeClosure(t, "demo", bin)
-	var need []string
-	for _, b := range slices.Concat(kwokcluster.Binaries, kubevirtcp.Binaries, []string{"kustomize"}) {
+	runs := slices.Concat(kwokcluster.Binaries, kubevirtcp.Binaries, []string{"kustomize"})
+	need := make([]string, 0, len(runs))
+	for _, b := range runs {
 		switch b {
 		case "kwok": // one rule builds kwok and kwokctl
 			b = "kwokctl"
