@@ -39,6 +39,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -321,6 +323,12 @@ func (n *Node) ContainerLog(pod *corev1.Pod, container string) (string, error) {
 	if err != nil || len(files) == 0 {
 		return "", fmt.Errorf("no log of %s/%s container %s in %s", pod.Namespace, pod.Name, container, dir)
 	}
+	// <restart>.log: 10.log comes after 9.log.
+	restart := func(f string) int {
+		n, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(f), ".log"))
+		return n
+	}
+	sort.Slice(files, func(i, j int) bool { return restart(files[i]) < restart(files[j]) })
 	var b bytes.Buffer
 	for _, f := range files {
 		data, err := os.ReadFile(f)
