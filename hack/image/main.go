@@ -46,7 +46,8 @@ func main() {
 	var out, format, platform string
 	flag.StringVar(&o.Manager, "manager", "bin/manager", "The manager binary (the image's /manager).")
 	flag.StringVar(&o.Listener, "listener", "bin/listener", "The listener binary (the image's /listener).")
-	flag.StringVar(&o.Pause, "pause", "", "Write a pod sandbox image instead: this static pause binary as /pause (a local kubelet node's sandbox_image).")
+	flag.StringVar(&o.Pause, "pause", "",
+		"Write a pod sandbox image instead: this static pause binary as /pause (a local kubelet node's sandbox_image).")
 	flag.StringVar(&o.Version, "version", "", "The org.opencontainers.image.version label (the Makefile's VERSION).")
 	flag.StringVar(&platform, "platform", "linux/amd64", "The platform the binaries were built for, os/arch.")
 	flag.StringVar(&o.Ref, "ref", "", "The image's name, repository:tag (the Makefile's IMG).")
