@@ -295,7 +295,10 @@ func (s *Stack) StartListener(ctx context.Context, pod *corev1.Pod, logName stri
 // run starts container's program of pod as pod's ServiceAccount.
 func (s *Stack) run(ctx context.Context, pod *corev1.Pod, container, logName string, extra ...string) (*proc.Process, error) {
 	sa := pod.Spec.ServiceAccountName
-	kc := filepath.Join(s.opts.Dir, pod.Namespace+"."+sa+".kubeconfig")
+	// One file per pod, as each pod gets its own token: two listeners of one
+	// Deployment share a ServiceAccount, and rewriting a shared file while
+	// the first one reads it left that one with an empty configuration.
+	kc := filepath.Join(s.opts.Dir, pod.Namespace+"."+pod.Name+".kubeconfig")
 	if err := s.Cluster.ServiceAccountKubeconfig(ctx, pod.Namespace, sa, kc); err != nil {
 		return nil, err
 	}
