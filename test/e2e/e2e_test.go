@@ -37,7 +37,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -91,35 +90,16 @@ func vm(ns, name, mac string, lbls map[string]string, strategy kubevirtv1.Virtua
 // scheduler made it: its phase and the node its launcher pod runs on ("" if
 // none yet).
 func instance(ctx context.Context, ns, name string) func() string {
-	return func() string {
-		vmi := &kubevirtv1.VirtualMachineInstance{}
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, vmi); err != nil {
-			return "none"
-		}
-		return string(vmi.Status.Phase) + " on " + vmi.Status.NodeName
-	}
+	return func() string { return stk.Instance(ctx, ns, name) }
 }
 
 func runStrategy(ctx context.Context, ns, name string) func() kubevirtv1.VirtualMachineRunStrategy {
-	return func() kubevirtv1.VirtualMachineRunStrategy {
-		v := &kubevirtv1.VirtualMachine{}
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, v); err != nil {
-			return ""
-		}
-		return *v.Spec.RunStrategy
-	}
+	return func() kubevirtv1.VirtualMachineRunStrategy { return stk.RunStrategy(ctx, ns, name) }
 }
 
 func updateWolConfig(ctx context.Context, mutate func(*wolv1beta1.WolConfig)) {
 	GinkgoHelper()
-	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		wc := &wolv1beta1.WolConfig{}
-		if err := k8s.Get(ctx, client.ObjectKey{Name: wcName}, wc); err != nil {
-			return err
-		}
-		mutate(wc)
-		return k8s.Update(ctx, wc)
-	})).To(Succeed())
+	Expect(stk.UpdateWolConfig(ctx, wcName, mutate)).To(Succeed())
 }
 
 func send(name string, args ...string) {

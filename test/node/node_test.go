@@ -45,7 +45,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -279,23 +278,11 @@ func containerProcess(ctx context.Context, pod *corev1.Pod) process {
 }
 
 func runStrategy(ctx context.Context, name string) func() kubevirtv1.VirtualMachineRunStrategy {
-	return func() kubevirtv1.VirtualMachineRunStrategy {
-		v := &kubevirtv1.VirtualMachine{}
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: vmNS, Name: name}, v); err != nil {
-			return ""
-		}
-		return *v.Spec.RunStrategy
-	}
+	return func() kubevirtv1.VirtualMachineRunStrategy { return stk.RunStrategy(ctx, vmNS, name) }
 }
 
 func instance(ctx context.Context, name string) func() string {
-	return func() string {
-		vmi := &kubevirtv1.VirtualMachineInstance{}
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: vmNS, Name: name}, vmi); err != nil {
-			return "none"
-		}
-		return string(vmi.Status.Phase) + " on " + vmi.Status.NodeName
-	}
+	return func() string { return stk.Instance(ctx, vmNS, name) }
 }
 
 func wokenEvents(ctx context.Context, name string) []string {
@@ -312,14 +299,7 @@ func wokenEvents(ctx context.Context, name string) []string {
 
 func updateWolConfig(ctx context.Context, mutate func(*wolv1beta1.WolConfig)) {
 	GinkgoHelper()
-	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		wc := &wolv1beta1.WolConfig{}
-		if err := k8s.Get(ctx, client.ObjectKey{Name: wcName}, wc); err != nil {
-			return err
-		}
-		mutate(wc)
-		return k8s.Update(ctx, wc)
-	})).To(Succeed())
+	Expect(stk.UpdateWolConfig(ctx, wcName, mutate)).To(Succeed())
 }
 
 func send(name string, args ...string) {

@@ -15,7 +15,8 @@ limitations under the License.
 */
 
 // Package cutproxy is a TCP proxy that a test puts between a client and the
-// test API server, and cuts to make the API server unreachable for that
+// test API server (or any TCP server), to relay connections from another
+// network namespace or to cut to make the API server unreachable for that
 // client alone: Cut closes every open connection and refuses new ones
 // (connection refused, as when the API server is down); Restore listens
 // again on the same address. The API server itself keeps running for the
@@ -52,9 +53,16 @@ func Start(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
+	return Serve(ln, target), nil
+}
+
+// Serve forwards the connections ln accepts to target ("host:port"): a
+// relay on a listener opened elsewhere, say in a test's network namespace.
+// Restore of such a proxy listens again in this process's namespace.
+func Serve(ln net.Listener, target string) *Proxy {
 	p := &Proxy{target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
 	p.serve(ln)
-	return p, nil
+	return p
 }
 
 // For starts a proxy to the API server of cfg and returns it with a copy

@@ -110,8 +110,10 @@ func (n *Node) Stop() {
 		n.removeContainers()
 	}
 	n.Containerd.Stop()
-	n.fwd.close()
-	n.fwd = nil
+	if n.fwd != nil {
+		n.fwd.Close()
+		n.fwd = nil
+	}
 	n.Cleanup()
 }
 

@@ -51,6 +51,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/cutproxy"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
 )
 
@@ -138,7 +139,7 @@ type Node struct {
 	bin  string
 	// Containerd, Kubelet and KubeProxy are the node's processes.
 	Containerd, Kubelet, KubeProxy *proc.Process
-	fwd                            *forwarder
+	fwd                            *cutproxy.Proxy
 	before                         snapshot
 	kube                           kubernetes.Interface
 }

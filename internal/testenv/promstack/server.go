@@ -23,7 +23,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -31,7 +30,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	promapi "github.com/prometheus/client_golang/api"
@@ -44,6 +42,7 @@ import (
 
 	"github.com/gpillon/kubevirt-wol/internal/netns"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/cutproxy"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
 )
@@ -77,11 +76,10 @@ type Server struct {
 	opts   Options
 	kube   kubernetes.Interface
 	mounts []mount
-	relay  net.Listener
+	relay  *cutproxy.Proxy
 	client *http.Client
 	base   string
 	api    promv1.API
-	wg     sync.WaitGroup
 }
 
 // Start waits (up to two minutes) for the operator to have written the
@@ -125,7 +123,7 @@ func Start(ctx context.Context, namespace, name string, opts Options) (*Server, 
 	// whose mounts do not propagate back; there a tmpfs on /run (/var/run;
 	// nothing of this machine's /run is Prometheus's business) takes the
 	// ServiceAccount folder at its in-pod path.
-	_, relayPort, _ := net.SplitHostPort(s.relay.Addr().String())
+	_, relayPort, _ := net.SplitHostPort(s.relay.Addr())
 	script := `set -e; run=$(readlink -f /var/run); mount -t tmpfs -o mode=0755 tmpfs "$run"; mkdir -p ` + saDir +
 		`; mount --bind "$SA_DIR" ` + saDir + `; exec "$@"`
 	cmd := append([]string{"netns", "exec", opts.Host.NS, "sh", "-c", script, "sh", filepath.Join(testenv.BinDir(), "prometheus")}, args...)
@@ -234,45 +232,16 @@ func (s *Server) startRelay() error {
 	if err != nil {
 		return err
 	}
-	target := u.Host
+	var ln net.Listener
 	err = netns.Run(s.opts.Host.Path(), func() error {
 		var err error
-		s.relay, err = net.Listen("tcp", "127.0.0.1:0")
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("relay to the API server: %w", err)
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			in, err := s.relay.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer func() { _ = in.Close() }()
-				out, err := net.DialTimeout("tcp", target, 5*time.Second)
-				if err != nil {
-					return
-				}
-				defer func() { _ = out.Close() }()
-				done := make(chan struct{}, 2)
-				cp := func(dst, src net.Conn) {
-					_, _ = io.Copy(dst, src)
-					if tc, ok := dst.(*net.TCPConn); ok {
-						_ = tc.CloseWrite()
-					}
-					done <- struct{}{}
-				}
-				go cp(out, in)
-				go cp(in, out)
-				<-done
-				<-done
-			}()
-		}
-	}()
+	s.relay = cutproxy.Serve(ln, u.Host)
 	return nil
 }
 
@@ -303,7 +272,6 @@ func (s *Server) Stop() {
 		s.Process.Stop()
 	}
 	if s.relay != nil {
-		_ = s.relay.Close()
-		s.wg.Wait()
+		s.relay.Close()
 	}
 }
