@@ -55,8 +55,9 @@ type attempt struct {
 	backoff   wait.Backoff
 	bounded   bool // ctx has a deadline
 	waitSince time.Time
-	transient int // transient errors so far
-	serverErr int // unexplained server errors (500, nothing changed) so far
+	transient int   // transient errors so far
+	lastErr   error // the last transient error, for the message if the deadline cuts a request short
+	serverErr int   // unexplained server errors (500, nothing changed) so far
 	refused   *refusal
 }
 
@@ -81,7 +82,7 @@ func (s *Starter) run(ctx context.Context, key types.NamespacedName, res *Result
 			}
 			continue
 		case err != nil:
-			return vm, err
+			return vm, a.withLast(err)
 		}
 		vm = cur
 		if a.refused != nil {
@@ -133,9 +134,19 @@ func (s *Starter) run(ctx context.Context, key types.NamespacedName, res *Result
 				return vm, err
 			}
 		default:
-			return vm, err
+			return vm, a.withLast(err)
 		}
 	}
+}
+
+// withLast adds the last transient error to err when the call's context
+// ended a request in flight: the message then says why the start kept
+// failing (say virt-api's 503), not only that time ran out.
+func (a *attempt) withLast(err error) error {
+	if a.lastErr == nil || a.ctx.Err() == nil || !errors.Is(err, a.ctx.Err()) {
+		return err
+	}
+	return fmt.Errorf("%w (last error: %w)", err, a.lastErr)
 }
 
 // judgeRefusal decides, from a fresh read, what the last refused write was:
@@ -189,6 +200,7 @@ func (a *attempt) waitForStop() error {
 // retryTransient pauses after a transient error, or gives up: at the call's
 // deadline, or after MaxRetries for a call without one.
 func (a *attempt) retryTransient(err error) error {
+	a.lastErr = err
 	if a.transient++; !a.bounded && a.transient > a.s.opts.MaxRetries {
 		return err
 	}
