@@ -19,6 +19,7 @@ limitations under the License.
 package distribution
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -232,11 +233,17 @@ func helmEnv(t *testing.T) []string {
 // with OLM's CRDs, from the operator-framework/api module operator-sdk pins,
 // and checks they name this catalog's package, channel and image.
 func TestOLMExamplesAreAccepted(t *testing.T) {
-	r, err := exe(t, nil, nil, "go", "-C", "hack/tools/operator-sdk", "list", "-m", "-f", "{{.Dir}}", "github.com/operator-framework/api")
-	if err != nil || strings.TrimSpace(r.stdout) == "" {
-		t.Fatalf("locating OLM's CRDs in the operator-framework/api module (make operator-sdk downloads it): %v", err)
+	// go mod download fetches the module when this module cache lacks it
+	// (bin/operator-sdk may have been built with another cache).
+	r, err := exe(t, nil, nil, "go", "-C", "hack/tools/operator-sdk", "mod", "download", "-json", "github.com/operator-framework/api")
+	var mod struct{ Dir string }
+	if err == nil {
+		err = json.Unmarshal([]byte(r.stdout), &mod)
 	}
-	crds := filepath.Join(strings.TrimSpace(r.stdout), "crds")
+	if err != nil || mod.Dir == "" {
+		t.Fatalf("locating OLM's CRDs in the operator-framework/api module pinned by hack/tools/operator-sdk: %v", err)
+	}
+	crds := filepath.Join(mod.Dir, "crds")
 	kinds := []string{"catalogsources", "operatorgroups", "subscriptions"}
 	paths := make([]string, 0, len(kinds))
 	for _, kind := range kinds {
