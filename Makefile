@@ -114,9 +114,16 @@ test-fuzz: ## Run every fuzz target for FUZZTIME (default 200000x: executions ea
 
 ##@ Demo
 
+# As root with Debian's containerd, runc, CNI plugins, iptables and libc6-dev
+# installed, the demo joins a real kubelet node and runs the operator and the
+# listener there as real pods from the image; DEMO_NODE= turns that off.
+DEMO_NODE ?= $(shell [ "$$(id -u)" = 0 ] && command -v containerd >/dev/null && command -v runc >/dev/null && \
+	command -v iptables >/dev/null && [ -x /usr/lib/cni/bridge ] && [ -f "$$(gcc -print-file-name=libc.a)" ] && echo 1)
+
 .PHONY: demo
-demo: build-bin kwok kube-apiserver etcd kubevirt kustomize ## Run the whole product on a local kwok cluster with real KubeVirt and wake a VM with a real magic packet.
-	go run ./hack/demo up
+demo: build-bin kwok kube-apiserver etcd kubevirt kustomize $(if $(DEMO_NODE),image node-assets) ## Run the whole product on a local kwok cluster with real KubeVirt (and, as root, a real kubelet node running the operator and the listener as pods) and wake a VM with a real magic packet.
+	go build -o $(GOBIN_LOCAL)/demo ./hack/demo
+	$(if $(DEMO_NODE),IMAGE_TAR=$(IMAGE_TAR) PAUSE_IMAGE_TAR=$(PAUSE_IMAGE_TAR) PAUSE_IMAGE=$(PAUSE_IMAGE)) $(GOBIN_LOCAL)/demo up
 	$(tools-summary)
 
 .PHONY: demo-down

@@ -16,9 +16,12 @@ limitations under the License.
 
 // Command demo runs kubevirt-wol end to end on this machine (`make demo`)
 // and tears it down again (`make demo-down`): a kwok cluster of real
-// control-plane binaries with simulated nodes, real KubeVirt (virt-api and
-// virt-controller), the operator and a listener as local processes started
-// with their pods' arguments, sample VMs, and a real magic packet.
+// control-plane binaries, real KubeVirt (virt-api and virt-controller),
+// sample VMs, and a real magic packet. Run as root with Debian's containerd,
+// runc and CNI plugins, it joins a real kubelet node in a network namespace
+// of its own, and the operator and the listener run there as real pods from
+// the image of `make image`; otherwise they run as local processes started
+// with their pods' arguments, and every node is simulated.
 package main
 
 import (
@@ -26,6 +29,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -56,6 +60,7 @@ import (
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kwokcluster"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/node"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/stack"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
@@ -76,6 +81,8 @@ type state struct {
 	Kubeconfig string   `json:"kubeconfig"`
 	PIDs       []int    `json:"pids"`
 	Namespaces []string `json:"namespaces"`
+	// Node is the real node, if one joined: stopped and cleaned up first.
+	Node *node.State `json:"node,omitempty"`
 }
 
 var (
@@ -96,6 +103,8 @@ func main() {
 		err = up()
 	case "down":
 		err = down()
+	case "relay":
+		err = relay(os.Args[2:])
 	default:
 		err = fmt.Errorf("usage: demo [up|down]")
 	}
@@ -129,7 +138,13 @@ type demo struct {
 	lan  *netlab.LAN
 	port int
 	wc   *wolv1beta1.WolConfig
-	lst  *proc.Process
+	// realNode runs the operator and the listener as real pods when root
+	// has what it needs (noNode says what is missing otherwise); without
+	// it, lst is the listener's process.
+	realNode    *node.Node
+	noNode      string
+	listenerPod *corev1.Pod
+	lst         *proc.Process
 	// httpc reaches the listener's HTTPS endpoint at base.
 	httpc *http.Client
 	base  string
@@ -148,9 +163,14 @@ func up() error {
 		return err
 	}
 	d := &demo{st: &state{Workdir: filepath.Join(demoDir, "kwok")}, port: 9}
+	d.noNode = realNodeProblem()
+	nodes := 2
+	if d.noNode == "" {
+		nodes = 0 // added once the operator runs on the real node
+	}
 	var err error
 	d.stk, err = stack.New(stack.Options{
-		Dir: demoDir, Name: clusterName, Nodes: 2, FieldOwner: fieldOwner, Detached: true,
+		Dir: demoDir, Name: clusterName, Nodes: nodes, FieldOwner: fieldOwner, Detached: true, RealNodes: d.noNode == "",
 		// Every process is recorded as soon as it runs, for demo-down.
 		Started: func(pid int) error {
 			d.st.PIDs = append(d.st.PIDs, pid)
@@ -178,7 +198,7 @@ func up() error {
 	d.ctx = ctx
 	d.start = time.Now()
 	for _, run := range []func() error{
-		d.startCluster, d.createVMs, d.applyWolConfig, d.runListener, d.wake, d.report,
+		d.buildLAN, d.startCluster, d.createVMs, d.applyWolConfig, d.runListener, d.wake, d.report,
 	} {
 		if err := run(); err != nil {
 			return err
@@ -189,16 +209,59 @@ func up() error {
 	return nil
 }
 
-// startCluster is steps 1-4: the cluster, KubeVirt, the install and the
-// operator.
+// realNodeName is the demo's real node.
+const realNodeName = "wol-node"
+
+// realNodeProblem says why the demo cannot join a real node ("" if it can).
+func realNodeProblem() string {
+	if p := netlab.Problem(); p != "" {
+		return p
+	}
+	for _, v := range []string{"IMAGE_TAR", "PAUSE_IMAGE_TAR", "PAUSE_IMAGE"} {
+		if os.Getenv(v) == "" {
+			return "make demo did not build the image and the node's binaries (it does as root when Debian's " +
+				"containerd, runc, containernetworking-plugins, iptables and libc6-dev are installed)"
+		}
+	}
+	return node.Missing(bin)
+}
+
+// buildLAN makes the LAN of network namespaces when root can: the
+// listener's node and a sender on one bridge.
+func (d *demo) buildLAN() error {
+	if netlab.Problem() != "" {
+		return nil
+	}
+	var err error
+	if d.lan, err = netlab.New("node0", "sender"); err != nil {
+		return err
+	}
+	d.st.Namespaces = d.lan.Namespaces()
+	return saveState(d.st)
+}
+
+// startCluster is steps 1-4: the cluster (and the real node), KubeVirt, the
+// install and the operator.
 func (d *demo) startCluster() error {
 	step(1, "Starting a local cluster (kwok, binary runtime)")
-	note("real etcd, kube-apiserver, kube-controller-manager and kube-scheduler from bin/; " +
-		"nodes and pods are SIMULATED by kwok (no container runs)")
+	if d.noNode == "" {
+		note("real etcd, kube-apiserver, kube-controller-manager and kube-scheduler from bin/; a REAL kubelet node " +
+			"runs the operator and the listener; simulated nodes (kwok) carry the VMs' launcher pods")
+	} else {
+		note("real etcd, kube-apiserver, kube-controller-manager and kube-scheduler from bin/; " +
+			"nodes and pods are SIMULATED by kwok (no container runs)")
+		note("no real node: %s", d.noNode)
+	}
 	if err := d.stk.StartCluster(d.ctx); err != nil {
 		return err
 	}
-	note("cluster up in %s; 2 simulated nodes", time.Since(d.start).Round(time.Second))
+	if d.noNode == "" {
+		if err := d.joinNode(); err != nil {
+			return err
+		}
+	} else {
+		note("cluster up in %s; 2 simulated nodes", time.Since(d.start).Round(time.Second))
+	}
 
 	step(2, "Installing real KubeVirt %s: virt-api and virt-controller", kubevirtcp.Version())
 	note("as virt-operator installs it (KubeVirt's own CRDs, RBAC, APIServices and admission webhooks); " +
@@ -216,6 +279,9 @@ func (d *demo) startCluster() error {
 	if err := d.stk.Install(d.ctx); err != nil {
 		return err
 	}
+	if d.realNode != nil {
+		return d.operatorPod()
+	}
 
 	step(4, "Running the operator as a local process, with its pod's arguments and ServiceAccount")
 	if err := d.stk.StartOperator(d.ctx); err != nil {
@@ -224,6 +290,68 @@ func (d *demo) startCluster() error {
 	note("%s", d.stk.Operator)
 	note("(only the probe and metrics addresses moved to free loopback ports: " +
 		"the process shares this machine's network)")
+	return nil
+}
+
+// joinNode joins the real node, in the LAN's node namespace, before
+// anything is installed: the operator's pod then has only it to go to.
+func (d *demo) joinNode() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	h := d.lan.Host("node0")
+	n, err := d.stk.StartNode(d.ctx, stack.NodeOptions{
+		Name: realNodeName, NetNS: h.Path(), IP: h.IP,
+		PauseImage: os.Getenv("PAUSE_IMAGE"), PauseArchive: os.Getenv("PAUSE_IMAGE_TAR"),
+		Images: []string{os.Getenv("IMAGE_TAR")},
+		// The node outlives this process: its way to the API server is a
+		// process too (this program's relay command).
+		RelayCommand: []string{exe, "relay"},
+	})
+	if n != nil {
+		st := n.State()
+		d.st.Node = &st
+		if serr := saveState(d.st); serr != nil && err == nil {
+			err = serr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	d.realNode = n
+	note("cluster up in %s; real node %s Ready: kubelet and kube-proxy %s with Debian's containerd, runc and "+
+		"CNI plugins, in network namespace %s (%s); images imported from %s (no registry)",
+		time.Since(d.start).Round(time.Second), realNodeName, kubeVersion(), h.NS, h.IP,
+		filepath.Base(os.Getenv("IMAGE_TAR")))
+	return nil
+}
+
+// kubeVersion is the version of bin/kubelet.
+func kubeVersion() string {
+	out, err := exec.Command(filepath.Join(bin, "kubelet"), "--version").Output()
+	if err != nil {
+		return "(unknown version)"
+	}
+	return strings.TrimPrefix(strings.TrimSpace(string(out)), "Kubernetes ")
+}
+
+// operatorPod is step 4 with a real node: the operator's pod runs there,
+// and simulated nodes join for the VMs' launcher pods.
+func (d *demo) operatorPod() error {
+	step(4, "The operator runs as a real pod on %s, from the image", realNodeName)
+	pods, err := d.stk.WaitPods(d.ctx, operatorNS, stack.OperatorSelector, 1, 2*time.Minute)
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, d.realNode.Logs(30))
+	}
+	p := &pods[0]
+	note("pod %s/%s Running on %s: image %s, as its non-root user with no capability, its in-cluster client "+
+		"reaching the API server through the `kubernetes` Service (kube-proxy)",
+		p.Namespace, p.Name, p.Spec.NodeName, p.Spec.Containers[0].Image)
+	if err := d.stk.AddSimulatedNodes(d.ctx, 2); err != nil {
+		return err
+	}
+	note("2 simulated nodes added for the VMs' launcher pods (KubeVirt schedules there; the real node has no KVM)")
 	return nil
 }
 
@@ -265,24 +393,21 @@ func (d *demo) applyWolConfig() error {
 	if err := yaml.UnmarshalStrict(data, d.wc); err != nil {
 		return err
 	}
-	// Root can build a LAN of network namespaces and bind port 9; anyone
-	// else gets loopback and an unprivileged port.
-	if netlab.Problem() == "" {
-		if d.lan, err = netlab.New("node0", "sender"); err != nil {
-			return err
-		}
-		d.st.Namespaces = d.lan.Namespaces()
-		if err := saveState(d.st); err != nil {
-			return err
-		}
-		node, sender := d.lan.Host("node0"), d.lan.Host("sender")
+	// Root has a LAN of network namespaces and binds port 9; anyone else
+	// gets loopback and an unprivileged port.
+	if d.lan != nil {
+		nodeHost, sender := d.lan.Host("node0"), d.lan.Host("sender")
 		note("running as root: the listener's node is network namespace %s (%s), "+
-			"the sender is %s (%s), joined by a bridge", node.NS, node.IP, sender.NS, sender.IP)
+			"the sender is %s (%s), joined by a bridge", nodeHost.NS, nodeHost.IP, sender.NS, sender.IP)
 	} else {
 		d.port = unprivPort
 		d.wc.Spec.WolPorts = []int32{unprivPort}
 		note("not root: no network namespaces, so the listener uses this machine's network "+
 			"with UDP port %d instead of 9 and raw mode stays off", unprivPort)
+	}
+	if d.realNode != nil {
+		d.wc.Spec.Listener.NodeSelector = map[string]string{corev1.LabelHostname: realNodeName}
+		note("listener.nodeSelector set to %s=%s: the listener goes to the real node", corev1.LabelHostname, realNodeName)
 	}
 	if err := d.stk.Client.Create(d.ctx, d.wc); err != nil {
 		return err
@@ -305,24 +430,35 @@ func (d *demo) runListener() error {
 		}
 		return dep.Status.AvailableReplicas >= 1, nil
 	}); err != nil {
-		return fmt.Errorf("listener Deployment: %w (see %s)", err, d.stk.Operator.Log)
+		return fmt.Errorf("listener Deployment: %w (see %s)", err, d.operatorLog())
 	}
 	pods, err := d.stk.WaitPods(d.ctx, operatorNS, "app.kubernetes.io/instance="+d.wc.Name, 1, 2*time.Minute)
 	if err != nil {
 		return err
 	}
-	note("Deployment %s/%s is Available: pod %s scheduled on %s (simulated)",
-		operatorNS, deployName, pods[0].Name, pods[0].Spec.NodeName)
+	if d.realNode != nil {
+		d.listenerPod = &pods[0]
+		note("Deployment %s/%s is Available: pod %s runs on %s as a REAL hostNetwork container, "+
+			"Ready through the kubelet's HTTPS readiness probe", operatorNS, deployName, pods[0].Name, pods[0].Spec.NodeName)
+		sc := pods[0].Spec.Containers[0].SecurityContext
+		note("enforced by the kubelet and runc: UID %d, capabilities drop %v add %v, read-only root filesystem %v, "+
+			"no privilege escalation, seccomp %s", ptr.Deref(sc.RunAsUser, 0), sc.Capabilities.Drop, sc.Capabilities.Add,
+			ptr.Deref(sc.ReadOnlyRootFilesystem, false), sc.SeccompProfile.Type)
+		step(8, "Checking the listener from the sender's namespace, as the LAN sees it")
+	} else {
+		note("Deployment %s/%s is Available: pod %s scheduled on %s (simulated)",
+			operatorNS, deployName, pods[0].Name, pods[0].Spec.NodeName)
 
-	step(8, "Running the listener as a local process, with that pod's arguments and ServiceAccount")
-	var extra []string
-	if d.lan != nil {
-		extra = append(extra, "--netns="+d.lan.Host("node0").Path())
+		step(8, "Running the listener as a local process, with that pod's arguments and ServiceAccount")
+		var extra []string
+		if d.lan != nil {
+			extra = append(extra, "--netns="+d.lan.Host("node0").Path())
+		}
+		if d.lst, err = d.stk.StartListener(d.ctx, &pods[0], "listener.log", extra...); err != nil {
+			return err
+		}
+		note("%s", d.lst)
 	}
-	if d.lst, err = d.stk.StartListener(d.ctx, &pods[0], "listener.log", extra...); err != nil {
-		return err
-	}
-	note("%s", d.lst)
 	metricsHost := "127.0.0.1"
 	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	if d.lan != nil {
@@ -339,7 +475,7 @@ func (d *demo) runListener() error {
 		code, _, _ := get(d.httpc, d.base+"/readyz", "")
 		return code == http.StatusOK, nil
 	}); err != nil {
-		return fmt.Errorf("listener not ready: %w (see %s)", err, d.lst.Log)
+		return fmt.Errorf("listener not ready: %w (see %s)", err, d.listenerLogPath())
 	}
 	if err := waitFor(d.ctx, time.Minute, func() (bool, error) {
 		if err := c.Get(d.ctx, client.ObjectKeyFromObject(d.wc), d.wc); err != nil {
@@ -373,11 +509,11 @@ func (d *demo) wake() error {
 		after = runStrategyOf(d.ctx, d.stk.Client, demoVMNamespace, demoVMName)
 		return after == kubevirtv1.RunStrategyAlways, nil
 	}); err != nil {
-		return fmt.Errorf("the VM was not started: %w (see %s)", err, d.lst.Log)
+		return fmt.Errorf("the VM was not started: %w (see %s)", err, d.listenerLogPath())
 	}
-	for _, line := range strings.Split(d.lst.Output(), "\n") {
+	for _, line := range strings.Split(d.listenerLog(), "\n") {
 		if strings.Contains(line, "VM started") {
-			note("listener log: %s", strings.TrimSpace(line))
+			note("listener log: %s", strings.TrimSpace(criMessage(line)))
 		}
 	}
 	note("the listener called KubeVirt's start subresource "+
@@ -449,6 +585,60 @@ func (d *demo) report() error {
 	return nil
 }
 
+// listenerLog is the listener's log so far: its container's, as the real
+// node's kubelet keeps it, or its process's.
+func (d *demo) listenerLog() string {
+	if d.listenerPod != nil {
+		out, err := d.realNode.ContainerLog(d.listenerPod, "listener")
+		if err != nil {
+			return err.Error()
+		}
+		return out
+	}
+	return d.lst.Output()
+}
+
+// criMessage is what the program wrote of a line of a kubelet's container
+// log ("<time> <stream> <P|F> <message>"), or the line itself.
+func criMessage(line string) string {
+	f := strings.SplitN(line, " ", 4)
+	if len(f) == 4 {
+		if _, err := time.Parse(time.RFC3339Nano, f[0]); err == nil {
+			return f[3]
+		}
+	}
+	return line
+}
+
+// listenerLogPath is where the listener's log is.
+func (d *demo) listenerLogPath() string {
+	if d.listenerPod != nil {
+		return d.containerLogs(d.listenerPod, "listener")
+	}
+	if d.lst == nil {
+		return filepath.Join(demoDir, "listener.log")
+	}
+	return d.lst.Log
+}
+
+// operatorLog is where the operator's log is.
+func (d *demo) operatorLog() string {
+	if d.stk.Operator != nil {
+		return d.stk.Operator.Log
+	}
+	pods, err := d.stk.Pods(d.ctx, operatorNS, stack.OperatorSelector)
+	if err != nil || len(pods) == 0 || d.realNode == nil {
+		return filepath.Join(demoDir, "operator.log")
+	}
+	return d.containerLogs(&pods[0], "manager")
+}
+
+// containerLogs are the log files the real node's kubelet writes for a
+// container (one per restart).
+func (d *demo) containerLogs(pod *corev1.Pod, container string) string {
+	return filepath.Join(d.realNode.PodLogsDir(), pod.Namespace+"_"+pod.Name+"_"+string(pod.UID), container, "*.log")
+}
+
 // hints is step 11: what to try while the demo keeps running.
 func (d *demo) hints() {
 	step(11, "The demo keeps running (took %s). Try more:", time.Since(d.start).Round(time.Second))
@@ -464,7 +654,11 @@ func (d *demo) hints() {
 	} else {
 		fmt.Printf("    wakeonlan -i 127.0.0.1 -p %d 52:54:00:ab:cd:01   # wakes production/db-replica\n", unprivPort)
 	}
-	fmt.Printf("    tail -f %s %s\n", d.lst.Log, d.stk.Operator.Log)
+	fmt.Printf("    tail -f %s %s\n", d.listenerLogPath(), d.operatorLog())
+	if d.realNode != nil {
+		fmt.Printf("    sudo ctr --address %s --namespace k8s.io tasks ls   # the real node's containers\n",
+			d.realNode.Socket())
+	}
 	fmt.Println("    make demo-down                                 # stops everything and removes the cluster")
 }
 
@@ -625,6 +819,19 @@ func down() error {
 	if err := json.Unmarshal(data, st); err != nil {
 		return err
 	}
+	if st.Node != nil {
+		// First, while the API server and containerd still run: the node
+		// drains its pods and removes its containers, then cleans up.
+		n, err := node.Resume(bin, *st.Node)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "the real node:", err)
+		} else {
+			n.Stop()
+			if left := n.LeftOnMachine(); len(left) > 0 {
+				fmt.Fprintln(os.Stderr, "the real node left these on the machine:", strings.Join(left, ", "))
+			}
+		}
+	}
 	stopProcesses(st.PIDs)
 	if st.Kubeconfig != "" {
 		c := &kwokcluster.Cluster{Name: clusterName, Workdir: st.Workdir, Kubeconfig: st.Kubeconfig, Bin: bin}
@@ -640,4 +847,19 @@ func down() error {
 	}
 	fmt.Println("demo stopped: processes ended, cluster and network namespaces removed")
 	return nil
+}
+
+// relay is the real node's way to the API server while the demo runs
+// (node.Options.RelayCommand): demo relay --netns=PATH --listen=ADDR --to=ADDR.
+func relay(args []string) error {
+	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
+	netnsPath := fs.String("netns", "", "the network namespace to listen in")
+	listen := fs.String("listen", "", "the address to listen on there")
+	to := fs.String("to", "", "the address to relay to")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return node.Relay(ctx, *netnsPath, *listen, *to)
 }

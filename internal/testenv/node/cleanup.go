@@ -31,9 +31,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
-
-	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
 )
 
 // Paths outside the node's folder that the kubelet, containerd, its shims
@@ -61,9 +60,9 @@ var fixedDirs = []string{runContainerd, varLibKubelet, varLogContainers, varLibC
 // snapshot is what existed on the machine before the node started, so that
 // Stop removes only what the node added.
 type snapshot struct {
-	netns   map[string]bool
-	dirs    map[string]bool
-	cgroups map[string]bool
+	NetNS   map[string]bool `json:"netns"`
+	Dirs    map[string]bool `json:"dirs"`
+	Cgroups map[string]bool `json:"cgroups"`
 }
 
 func exists(path string) bool {
@@ -72,23 +71,23 @@ func exists(path string) bool {
 }
 
 func takeSnapshot() (snapshot, error) {
-	s := snapshot{netns: map[string]bool{}, dirs: map[string]bool{}, cgroups: map[string]bool{}}
+	s := snapshot{NetNS: map[string]bool{}, Dirs: map[string]bool{}, Cgroups: map[string]bool{}}
 	for _, d := range fixedDirs {
-		s.dirs[d] = exists(d)
+		s.Dirs[d] = exists(d)
 	}
 	entries, err := os.ReadDir(netnsDir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return s, err
 	}
 	for _, e := range entries {
-		s.netns[e.Name()] = true
+		s.NetNS[e.Name()] = true
 	}
 	hierarchies, err := cgroupHierarchies()
 	if err != nil {
 		return s, err
 	}
 	for _, h := range hierarchies {
-		s.cgroups[filepath.Join(h, "k8s.io")] = exists(filepath.Join(h, "k8s.io"))
+		s.Cgroups[filepath.Join(h, "k8s.io")] = exists(filepath.Join(h, "k8s.io"))
 	}
 	return s, nil
 }
@@ -114,6 +113,7 @@ func (n *Node) Stop() {
 		n.fwd.Close()
 		n.fwd = nil
 	}
+	n.Relay.Stop()
 	n.Cleanup()
 }
 
@@ -133,13 +133,10 @@ func (n *Node) drain(timeout time.Duration) {
 	for _, p := range pods.Items {
 		_ = n.kube.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
 	}
-	for ctx.Err() == nil {
+	_ = wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		out, err := n.ctr(ctx, "tasks", "ls", "-q")
-		if err == nil && strings.TrimSpace(out) == "" {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return err == nil && strings.TrimSpace(out) == "", nil
+	})
 }
 
 // removeContainers kills and deletes whatever containers are left (the
@@ -174,7 +171,7 @@ func (n *Node) Cleanup() {
 	unmountUnder(n.opts.Dir)
 	if entries, err := os.ReadDir(netnsDir); err == nil {
 		for _, e := range entries {
-			if !n.before.netns[e.Name()] && strings.HasPrefix(e.Name(), "cni-") {
+			if !n.before.NetNS[e.Name()] && strings.HasPrefix(e.Name(), "cni-") {
 				p := filepath.Join(netnsDir, e.Name())
 				_ = unix.Unmount(p, unix.MNT_DETACH)
 				_ = os.Remove(p)
@@ -184,7 +181,7 @@ func (n *Node) Cleanup() {
 	if hierarchies, err := cgroupHierarchies(); err == nil {
 		for _, h := range hierarchies {
 			removeCgroupTree(filepath.Join(h, strings.TrimPrefix(n.CgroupRoot(), "/")))
-			if k := filepath.Join(h, "k8s.io"); !n.before.cgroups[k] {
+			if k := filepath.Join(h, "k8s.io"); !n.before.Cgroups[k] {
 				removeCgroupTree(k)
 			}
 		}
@@ -203,7 +200,7 @@ func (n *Node) Cleanup() {
 		}
 	}
 	for _, dir := range fixedDirs {
-		if !n.before.dirs[dir] {
+		if !n.before.Dirs[dir] {
 			unmountUnder(dir)
 			_ = os.RemoveAll(dir)
 		}
@@ -356,13 +353,13 @@ func (n *Node) LeftOnMachine() []string {
 	var left []string
 	points, _, _ := mounts()
 	for _, p := range points {
-		if p == n.opts.Dir || strings.HasPrefix(p, n.opts.Dir+"/") || (strings.HasPrefix(p, netnsDir+"/cni-") && !n.before.netns[filepath.Base(p)]) {
+		if p == n.opts.Dir || strings.HasPrefix(p, n.opts.Dir+"/") || (strings.HasPrefix(p, netnsDir+"/cni-") && !n.before.NetNS[filepath.Base(p)]) {
 			left = append(left, "mount "+p)
 		}
 	}
 	if entries, err := os.ReadDir(netnsDir); err == nil {
 		for _, e := range entries {
-			if !n.before.netns[e.Name()] && strings.HasPrefix(e.Name(), "cni-") {
+			if !n.before.NetNS[e.Name()] && strings.HasPrefix(e.Name(), "cni-") {
 				left = append(left, "network namespace "+e.Name())
 			}
 		}
@@ -375,12 +372,12 @@ func (n *Node) LeftOnMachine() []string {
 		}
 	}
 	for _, d := range fixedDirs {
-		if !n.before.dirs[d] && exists(d) {
+		if !n.before.Dirs[d] && exists(d) {
 			left = append(left, d)
 		}
 	}
-	for _, p := range []*proc.Process{n.Containerd, n.Kubelet, n.KubeProxy} {
-		if p != nil && !p.Exited() {
+	for _, p := range n.processes() {
+		if !p.Exited() {
 			left = append(left, "process "+p.String())
 		}
 	}

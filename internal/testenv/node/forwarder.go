@@ -17,20 +17,24 @@ limitations under the License.
 package node
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
 	"os/exec"
+	"slices"
 	"strings"
 
 	"github.com/gpillon/kubevirt-wol/internal/netns"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/cutproxy"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
 )
 
 // startForwarder gives the node's namespace the API server's advertised
 // address (on its loopback interface: no dummy interface module here) and
-// forwards its port there to the API
-// server at host (a URL reachable from this process).
+// forwards its port there to the API server at host (a URL reachable from
+// this process): inside this process, or with Options.RelayCommand as a
+// process of its own when the node is detached.
 func (n *Node) startForwarder(host string) error {
 	u, err := url.Parse(host)
 	if err != nil {
@@ -49,15 +53,41 @@ func (n *Node) startForwarder(host string) error {
 			return fmt.Errorf("node: ip %s in %s: %w: %s", strings.Join(args, " "), n.opts.NetNS, err, out)
 		}
 	}
-	var ln net.Listener
-	if err := netns.Run(n.opts.NetNS, func() (err error) {
-		ln, err = net.Listen("tcp", net.JoinHostPort(n.opts.APIServerIP.String(), port))
+	listen := net.JoinHostPort(n.opts.APIServerIP.String(), port)
+	if len(n.opts.RelayCommand) > 0 {
+		args := append(slices.Clone(n.opts.RelayCommand[1:]), "--netns="+n.opts.NetNS, "--listen="+listen, "--to="+u.Host)
+		n.Relay, err = proc.Start(n.opts.RelayCommand[0], args, nil, n.path("relay.log"), n.opts.Detached)
 		return err
-	}); err != nil {
-		return fmt.Errorf("node: forwarding the API server into %s: %w", n.opts.NetNS, err)
+	}
+	ln, err := listenIn(n.opts.NetNS, listen)
+	if err != nil {
+		return err
 	}
 	// The node's way to the control plane, standing in for the network
 	// between a node and its API server.
 	n.fwd = cutproxy.Serve(ln, u.Host)
+	return nil
+}
+
+func listenIn(netnsPath, addr string) (ln net.Listener, err error) {
+	if err := netns.Run(netnsPath, func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("node: forwarding the API server into %s: %w", netnsPath, err)
+	}
+	return ln, nil
+}
+
+// Relay is the body of a RelayCommand: it listens on listen in the network
+// namespace netnsPath and relays every connection to target until ctx ends.
+func Relay(ctx context.Context, netnsPath, listen, target string) error {
+	ln, err := listenIn(netnsPath, listen)
+	if err != nil {
+		return err
+	}
+	p := cutproxy.Serve(ln, target)
+	<-ctx.Done()
+	p.Close()
 	return nil
 }

@@ -130,18 +130,29 @@ type Options struct {
 	// PauseImage is the name of the sandbox image, one of Images.
 	PauseImage string
 	// Labels are the Node's labels (--node-labels).
-	Labels map[string]string
+	Labels map[string]string `json:",omitempty"`
+	// Detached nodes outlive the process that started them (make demo):
+	// their processes get process groups of their own, the API server's
+	// relay runs as RelayCommand, and another process stops them (State,
+	// Resume).
+	Detached bool `json:",omitempty"`
+	// RelayCommand, if set, is a program (and its first arguments) that
+	// relays the API server into the node's namespace as a process of its
+	// own, given --netns, --listen and --to; it calls Relay. Required with
+	// Detached.
+	RelayCommand []string `json:",omitempty"`
 }
 
 // Node is a kubelet node running in its own network namespace.
 type Node struct {
 	opts Options
 	bin  string
-	// Containerd, Kubelet and KubeProxy are the node's processes.
-	Containerd, Kubelet, KubeProxy *proc.Process
-	fwd                            *cutproxy.Proxy
-	before                         snapshot
-	kube                           kubernetes.Interface
+	// Containerd, Kubelet and KubeProxy are the node's processes, and
+	// Relay the API server's relay when it is a process (RelayCommand).
+	Containerd, Kubelet, KubeProxy, Relay *proc.Process
+	fwd                                   *cutproxy.Proxy
+	before                                snapshot
+	kube                                  kubernetes.Interface
 }
 
 // Socket is containerd's socket.
@@ -169,6 +180,9 @@ func Start(ctx context.Context, bin string, opts Options) (n *Node, err error) {
 	if opts.Dir == "" || opts.Name == "" || opts.NetNS == "" || opts.Kubeconfig == "" ||
 		!opts.IP.IsValid() || !opts.APIServerIP.IsValid() || !opts.PodCIDR.IsValid() || opts.PauseImage == "" {
 		return nil, errors.New("node: Dir, Name, NetNS, IP, Kubeconfig, APIServerIP, PodCIDR and PauseImage are required")
+	}
+	if opts.Detached && len(opts.RelayCommand) == 0 {
+		return nil, errors.New("node: a detached node needs a RelayCommand")
 	}
 	if len(filepath.Join(opts.Dir, "containerd.sock.ttrpc")) > 100 {
 		return nil, fmt.Errorf("node: folder %s is too long for containerd's socket", opts.Dir)
@@ -228,7 +242,59 @@ func (n *Node) path(name string) string { return filepath.Join(n.opts.Dir, name)
 // netns exec`: the latter remounts /sys, and the kubelet then cannot find
 // the cgroup hierarchies.
 func (n *Node) inNetNS(binary, logName string, args ...string) (*proc.Process, error) {
-	return proc.Start("nsenter", append([]string{"--net=" + n.opts.NetNS, "--", binary}, args...), nil, n.path(logName), false)
+	return proc.Start("nsenter", append([]string{"--net=" + n.opts.NetNS, "--", binary}, args...), nil, n.path(logName), n.opts.Detached)
+}
+
+// processes are the node's processes started so far.
+func (n *Node) processes() []*proc.Process {
+	var out []*proc.Process
+	for _, p := range []*proc.Process{n.Containerd, n.Kubelet, n.KubeProxy, n.Relay} {
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// State is what another process needs to stop a detached node (Resume).
+type State struct {
+	Options Options `json:"options"`
+	// Before is what was on the machine before the node started.
+	Before snapshot `json:"before"`
+	// PIDs are the node's processes, by log name.
+	PIDs map[string]int `json:"pids"`
+}
+
+// State describes the node for Resume.
+func (n *Node) State() State {
+	st := State{Options: n.opts, Before: n.before, PIDs: map[string]int{}}
+	for _, p := range n.processes() {
+		st.PIDs[filepath.Base(p.Log)] = p.PID()
+	}
+	return st
+}
+
+// Resume returns a node another process started detached, from its State,
+// so that Stop stops it and cleans up after it as it would have.
+func Resume(bin string, st State) (*Node, error) {
+	n := &Node{opts: st.Options, bin: bin, before: st.Before}
+	cfg, err := clientcmd.BuildConfigFromFlags("", st.Options.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	if n.kube, err = kubernetes.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	for logName, p := range map[string]**proc.Process{
+		"containerd.log": &n.Containerd, "kubelet.log": &n.Kubelet, "kube-proxy.log": &n.KubeProxy, "relay.log": &n.Relay,
+	} {
+		if pid, ok := st.PIDs[logName]; ok {
+			if *p, err = proc.Attach(pid, []string{logName}, n.path(logName)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return n, nil
 }
 
 // ctr runs containerd's client against the node's containerd, in the CRI
@@ -308,10 +374,8 @@ func (n *Node) waitReady(ctx context.Context, timeout time.Duration) error {
 // Logs returns the end of each process's log.
 func (n *Node) Logs(lines int) string {
 	var b strings.Builder
-	for _, p := range []*proc.Process{n.Containerd, n.Kubelet, n.KubeProxy} {
-		if p != nil {
-			fmt.Fprintf(&b, "===== %s\n%s\n", p, tailLines(p.Output(), lines))
-		}
+	for _, p := range n.processes() {
+		fmt.Fprintf(&b, "===== %s\n%s\n", p, tailLines(p.Output(), lines))
 	}
 	return b.String()
 }

@@ -65,6 +65,27 @@ func Start(binary string, args, env []string, logPath string, detached bool) (*P
 	return p, nil
 }
 
+// Attach returns the Process of a running program that another process
+// started (detached) and recorded by PID, so that it can be stopped: Stop,
+// Kill and Exited work as for a child, the end being seen by polling.
+func Attach(pid int, args []string, logPath string) (*Process, error) {
+	pr, err := os.FindProcess(pid)
+	if err != nil {
+		return nil, err
+	}
+	p := &Process{Cmd: &exec.Cmd{Process: pr}, Log: logPath, Args: args, done: make(chan struct{})}
+	go func() {
+		for syscall.Kill(pid, 0) == nil {
+			time.Sleep(100 * time.Millisecond)
+		}
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// PID is the process's ID.
+func (p *Process) PID() int { return p.Cmd.Process.Pid }
+
 // Exited reports whether the process has ended.
 func (p *Process) Exited() bool {
 	select {

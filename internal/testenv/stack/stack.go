@@ -16,11 +16,12 @@ limitations under the License.
 
 // Package stack installs kubevirt-wol as a user does — `kustomize build
 // config/default` applied to a cluster — on a local kwok cluster with real
-// KubeVirt (virt-api and virt-controller), and runs the operator and the
-// listeners as local processes with the arguments, environment and
-// ServiceAccount of the pods the cluster scheduled for them (kwok simulates
-// nodes; no container runs). `make demo` (hack/demo) and the e2e suite
-// (test/e2e) are built on it.
+// KubeVirt (virt-api and virt-controller). Its pods run in one of two ways:
+// as real containers on real kubelet nodes it joins (StartNode, package
+// node), or, on the nodes kwok simulates (no container runs), as local
+// processes with the arguments, environment and ServiceAccount of the pods
+// the cluster scheduled (StartOperator, StartListener). `make demo`
+// (hack/demo) and the e2e suite (test/e2e) are built on it.
 package stack
 
 import (
@@ -32,6 +33,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -140,17 +142,6 @@ func (s *Stack) Kubeconfig() string {
 	return filepath.Join(s.opts.Dir, "kwok", s.opts.Name+".kubeconfig")
 }
 
-// Up runs every step: StartCluster, StartKubeVirt, Install and
-// StartOperator (with operatorArgs).
-func (s *Stack) Up(ctx context.Context, operatorArgs ...string) error {
-	for _, step := range []func(context.Context) error{s.StartCluster, s.StartKubeVirt, s.Install} {
-		if err := step(ctx); err != nil {
-			return err
-		}
-	}
-	return s.StartOperator(ctx, operatorArgs...)
-}
-
 // StartCluster creates the kwok cluster, its nodes labelled as KubeVirt
 // labels schedulable nodes, and kube-apiserver configured for KubeVirt's
 // aggregated API.
@@ -222,6 +213,10 @@ type NodeOptions struct {
 	Images []string
 	// Labels are the Node's labels.
 	Labels map[string]string
+	// RelayCommand relays the API server into the node's namespace as a
+	// process of its own (node.Options.RelayCommand); required when the
+	// stack is Detached.
+	RelayCommand []string
 }
 
 // StartNode joins a real kubelet node (package node) to a cluster started
@@ -234,11 +229,19 @@ func (s *Stack) StartNode(ctx context.Context, o NodeOptions) (*node.Node, error
 		Dir: filepath.Join(s.opts.Dir, "node-"+o.Name), Name: o.Name, NetNS: o.NetNS, IP: o.IP,
 		Kubeconfig: s.Kubeconfig(), APIServerIP: NodeAPIServerIP, PodCIDR: PodCIDR,
 		Images: append([]string{o.PauseArchive}, o.Images...), PauseImage: o.PauseImage, Labels: o.Labels,
+		Detached: s.opts.Detached, RelayCommand: o.RelayCommand,
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.Nodes = append(s.Nodes, n)
+	for _, p := range []*proc.Process{n.Relay, n.Containerd, n.KubeProxy, n.Kubelet} {
+		if p != nil {
+			if err := s.started(p); err != nil {
+				return n, err
+			}
+		}
+	}
 	return n, nil
 }
 
@@ -260,13 +263,44 @@ func (s *Stack) StartKubeVirt(ctx context.Context) error {
 }
 
 // Install applies `kustomize build config/default`, as `make deploy` does.
-func (s *Stack) Install(ctx context.Context) error {
-	out, err := exec.CommandContext(ctx, filepath.Join(s.bin, "kustomize"), "build",
-		filepath.Join(testenv.RepoRoot(), "config", "default")).Output()
+// operatorArgs, if any, are appended to the operator container's arguments
+// the way a user customizes an installation: by a kustomize overlay on
+// config/default with a JSON patch, built in a temporary folder.
+func (s *Stack) Install(ctx context.Context, operatorArgs ...string) error {
+	dir := filepath.Join(testenv.RepoRoot(), "config", "default")
+	if len(operatorArgs) > 0 {
+		overlay, err := os.MkdirTemp(s.opts.Dir, "overlay-")
+		if err != nil {
+			return err
+		}
+		defer func() { _ = os.RemoveAll(overlay) }()
+		// kustomize takes a base by a relative path only.
+		base, err := filepath.Rel(overlay, dir)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), operatorOverlay(base, operatorArgs), 0o644); err != nil {
+			return err
+		}
+		dir = overlay
+	}
+	out, err := exec.CommandContext(ctx, filepath.Join(s.bin, "kustomize"), "build", dir).Output()
 	if err != nil {
-		return fmt.Errorf("kustomize build config/default: %w", err)
+		return fmt.Errorf("kustomize build %s: %w", dir, err)
 	}
 	return kwokcluster.Apply(ctx, s.Admin, out, s.opts.FieldOwner)
+}
+
+// operatorOverlay is a kustomization of base appending args to the
+// operator container's arguments.
+func operatorOverlay(base string, args []string) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- %s\npatches:\n", base)
+	fmt.Fprintf(&b, "- target:\n    kind: Deployment\n    labelSelector: %s\n  patch: |-\n", OperatorSelector)
+	for _, a := range args {
+		fmt.Fprintf(&b, "    - op: add\n      path: /spec/template/spec/containers/0/args/-\n      value: %q\n", a)
+	}
+	return []byte(b.String())
 }
 
 // StartOperator waits for the operator's pod and runs bin/manager with that
