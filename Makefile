@@ -73,7 +73,7 @@ TEST_REPORT ?= .test-report
 TESTREPORT ?= $(GOBIN_LOCAL)/testreport
 
 .PHONY: test
-test: test-preflight verify test-unit test-fuzz test-rules test-dist test-install test-e2e test-node ## Everything CI checks: generated files, vet, gofmt, lint, unit and envtest suites (-race), short fuzz, alert rules (promtool), distribution artefacts, end-to-end, the real node; needs root (SKIP_PRIVILEGED=1 runs only the rest).
+test: test-preflight verify test-unit test-fuzz test-rules test-dist test-install test-e2e ## Everything CI checks: generated files, vet, gofmt, lint, unit and envtest suites (-race), short fuzz, alert rules (promtool), distribution artefacts, end-to-end with a real kubelet node; needs root (SKIP_PRIVILEGED=1 runs only the rest).
 	@$(TESTREPORT) -summary $(TEST_REPORT)
 	$(tools-summary)
 
@@ -91,17 +91,15 @@ test-unit: envtest-assets kwok $(TESTREPORT) ## Run the unit and envtest suites 
 	@echo ">>> go test -race ./... (usually 6-10 min here; 'still running' lines every minute)"
 	go test -race -json ./... -count=1 -timeout 30m | $(TESTREPORT) -record $(TEST_REPORT)/unit.json
 
+# The end-to-end suite (test/e2e): a kwok cluster with real KubeVirt, a
+# real kubelet node (containerd, runc, CNI from Debian) running the operator
+# and one listener Deployment as real pods from the image of `make image`,
+# simulated nodes for the rest, and a real Prometheus; then the demo's
+# program (test/demo), as `make demo` runs it as root, with `make demo-down`.
 .PHONY: test-e2e
-test-e2e: build-bin kwok envtest-assets kustomize prometheus-operator prometheus $(TESTREPORT) ## Run the end-to-end suite on a local kwok cluster with real KubeVirt, real WoL senders and a real Prometheus scraping through the Prometheus Operator (needs root).
-	go test -json -tags e2e ./test/e2e -count=1 -timeout 20m | $(TESTREPORT) -record $(TEST_REPORT)/e2e.json
-
-# The real node (test/node): the operator and its listener Deployment as real
-# pods on a kubelet node (containerd, runc, CNI from Debian) joined to a kwok
-# cluster with real KubeVirt, run from the image of `make image`.
-.PHONY: test-node
-test-node: build-bin kwok envtest-assets kustomize image node-assets $(TESTREPORT) ## Run the operator and its listener as real pods on a real kubelet node (needs root and Debian containerd, runc, containernetworking-plugins).
+test-e2e: build-bin kwok envtest-assets kustomize image node-assets prometheus-operator prometheus $(TESTREPORT) ## Run the end-to-end suite: a kwok cluster with real KubeVirt, a real kubelet node running the operator and a listener as real pods, real WoL senders, a real Prometheus (needs root and Debian containerd, runc, containernetworking-plugins).
 	IMAGE_TAR=$(IMAGE_TAR) PAUSE_IMAGE_TAR=$(PAUSE_IMAGE_TAR) PAUSE_IMAGE=$(PAUSE_IMAGE) \
-		go test -json -tags node ./test/node -count=1 -timeout 15m | $(TESTREPORT) -record $(TEST_REPORT)/node.json
+		go test -json -tags e2e ./test/e2e ./test/demo -p 1 -count=1 -timeout 20m | $(TESTREPORT) -record $(TEST_REPORT)/e2e.json
 
 .PHONY: test-rules
 test-rules: prometheus ## Check the alert rules and the dashboard's queries with promtool (bin/promtool, the e2e suite's Prometheus), and run the alerts' unit tests (test/monitoring).

@@ -16,7 +16,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 missing=()
-# The real kubelet node of test/node also needs Debian's containerd (and ctr),
+# The real kubelet node of the e2e suite (test/e2e) also needs Debian's containerd (and ctr),
 # runc, iptables, nsenter and the CNI plugins.
 for tool in ip wakeonlan etherwake containerd ctr runc iptables nsenter /usr/lib/cni/bridge; do
 	command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")

@@ -28,7 +28,7 @@ limitations under the License.
 // binaries always give the same image digest, which it prints.
 //
 // With -pause BINARY it writes a pod sandbox image instead (BuildPause): the
-// static pause program as /pause, for the real kubelet node of test/node.
+// static pause program as /pause, for the real kubelet node of the e2e suite (test/e2e).
 package main
 
 import (

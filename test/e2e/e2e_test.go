@@ -180,7 +180,7 @@ func saToken(ctx context.Context, ns, name string) string {
 	return tr.Status.Token
 }
 
-var _ = Describe("kubevirt-wol on a kwok cluster", Ordered, func() {
+var _ = Describe("kubevirt-wol on the simulated nodes of a kwok cluster", Ordered, func() {
 	var promToken string
 
 	It("runs a listener Deployment on the simulated nodes and reports the WolConfig Ready", func(ctx SpecContext) {
@@ -201,12 +201,17 @@ var _ = Describe("kubevirt-wol on a kwok cluster", Ordered, func() {
 				NamespaceSelectors: []string{vmNS},
 				WolPorts:           []int32{9},
 				Interfaces:         []string{netlab.Iface},
-				Listener:           wolv1beta1.ListenerSpec{Replicas: ptr.To[int32](2)},
+				// On the nodes VMs run on: the simulated ones (the real
+				// node has a WolConfig of its own).
+				Listener: wolv1beta1.ListenerSpec{
+					Replicas:     ptr.To[int32](2),
+					NodeSelector: map[string]string{kubevirtv1.NodeSchedulable: "true"},
+				},
 			},
 		})).To(Succeed())
 
 		Eventually(deploymentAvailable(ctx, operatorNS, "wol-listener-"+wcName), timeout, interval).Should(Equal(int32(2)))
-		pods := runningPods(ctx, operatorNS, "app.kubernetes.io/instance="+wcName)
+		pods := runningPods(ctx, "app.kubernetes.io/instance="+wcName)
 		Expect(pods).To(HaveLen(2))
 		Expect(pods[0].Spec.NodeName).NotTo(Equal(pods[1].Spec.NodeName), "the scheduler put both listeners on one node")
 
@@ -220,7 +225,7 @@ var _ = Describe("kubevirt-wol on a kwok cluster", Ordered, func() {
 	})
 
 	It("starts a listener process for each scheduled pod, with the pod's arguments", func(ctx SpecContext) {
-		pods := runningPods(ctx, operatorNS, "app.kubernetes.io/instance="+wcName)
+		pods := runningPods(ctx, "app.kubernetes.io/instance="+wcName)
 		Expect(pods).To(HaveLen(2))
 		for i := range pods {
 			// The pod has its node's address (SetNodeAddresses): its
@@ -397,6 +402,6 @@ var _ = Describe("kubevirt-wol on a kwok cluster", Ordered, func() {
 			Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, key, obj)) }, timeout, interval).Should(BeTrue(),
 				"%T %s was not garbage-collected", obj, key)
 		}
-		Eventually(func() int { return len(runningPods(ctx, operatorNS, "app.kubernetes.io/instance="+wcName)) }, timeout, interval).Should(BeZero())
+		Eventually(func() int { return len(runningPods(ctx, "app.kubernetes.io/instance="+wcName)) }, timeout, interval).Should(BeZero())
 	})
 })
