@@ -84,7 +84,7 @@ var _ = Describe("API server unavailable for 10 s while a wake is processed", Or
 			Should(BeNumerically(">", 0))
 		Eventually(func() float64 { return hasty.metric("wol_wakes_expired_total") }, 6*time.Second).Should(Equal(1.0),
 			"the wake with a 3 s deadline must expire during the outage")
-		Expect(hasty.logs.String()).To(ContainSubstring("Wake expired before the VM could be started"))
+		Expect(string(hasty.logs.Contents())).To(ContainSubstring("Wake expired before the VM could be started"))
 		for i := range 5 {
 			sendUDP("sender", 40201, []byte(fmt.Sprintf("junk %d", i)))
 		}

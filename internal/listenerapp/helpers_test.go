@@ -17,7 +17,8 @@ limitations under the License.
 package listenerapp_test
 
 import (
-	"bytes"
+	"github.com/onsi/gomega/gbytes"
+
 	"context"
 	"fmt"
 	"io"
@@ -44,24 +45,6 @@ import (
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 )
 
-// lockedBuffer collects a listener's logs so that a test can search them.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // vmWrite is a request that can change a VirtualMachine: every verb but
 // GET on virtualmachines (patches, the start subresource).
 func vmWrite(c apirecorder.Call) bool {
@@ -71,7 +54,7 @@ func vmWrite(c apirecorder.Call) bool {
 // running is a listener process started by a test.
 type running struct {
 	app  *listenerapp.App
-	logs *lockedBuffer
+	logs *gbytes.Buffer // safe to read while the listener writes it
 	// api records the listener's requests to the API server.
 	api  *apirecorder.Recorder
 	stop func()
@@ -106,7 +89,7 @@ func startApp(ctx context.Context, wc *wolv1beta1.WolConfig, o appOptions) *runn
 		}
 	}
 
-	r := &running{logs: &lockedBuffer{}, api: apirecorder.New()}
+	r := &running{logs: gbytes.NewBuffer(), api: apirecorder.New()}
 	cfg := testenv.Impersonate(adminCfg, ns, controller.ListenerName(wc))
 	if o.restConfig != nil {
 		cfg = o.restConfig(cfg)

@@ -102,7 +102,7 @@ var _ = Describe("Wake policy", Ordered, func() {
 	})
 
 	It("never logs a password", func() {
-		logs := r.logs.String()
+		logs := string(r.logs.Contents())
 		Expect(logs).To(ContainSubstring("Wake refused"))
 		for _, secret := range []string{officePW, ownPW, "192.168.1.5", "c0 a8 01 04", "c0a80104", "001122aabbcc"} {
 			Expect(strings.Contains(logs, secret)).To(BeFalse(), "the logs contain %q", secret)

@@ -19,7 +19,9 @@ limitations under the License.
 package distribution
 
 import (
-	"bytes"
+	"github.com/onsi/gomega/gbytes"
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	"context"
 	"fmt"
 	"os"
@@ -27,7 +29,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -90,31 +91,13 @@ func fileArgs(files []string) []string {
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
 	var last string
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		var ok bool
-		if ok, last = cond(); ok {
-			return
-		}
+	if err := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, time.Minute, true,
+		func(context.Context) (ok bool, _ error) {
+			ok, last = cond()
+			return ok, nil
+		}); err != nil {
+		t.Fatalf("%s: still not so after a minute; last seen: %s", what, last)
 	}
-	t.Fatalf("%s: still not so after a minute; last seen: %s", what, last)
-}
-
-// syncBuffer is an output buffer safe to read while a command writes it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestMakeRun runs `make run` as a user does against the current
@@ -129,8 +112,8 @@ func TestMakeRun(t *testing.T) {
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := gbytes.NewBuffer() // safe to read while make writes it
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -156,16 +139,16 @@ func TestMakeRun(t *testing.T) {
 	t.Cleanup(func() {
 		stop()
 		if t.Failed() {
-			t.Logf("make run printed:\n%s", out.String())
+			t.Logf("make run printed:\n%s", string(out.Contents()))
 		}
 	})
 
 	kubeContext := strings.TrimSpace(kubectl("config", "current-context"))
 	said := regexp.MustCompile(`(?m)^>>> make run: context (\S+), namespace (\S+), listener image (\S+), `)
 	eventually(t, "make run says what it uses", func() (bool, string) {
-		m := said.FindStringSubmatch(out.String())
+		m := said.FindStringSubmatch(string(out.Contents()))
 		if m == nil {
-			return false, out.String()
+			return false, string(out.Contents())
 		}
 		if got := fmt.Sprint(m[1:]); got != fmt.Sprint([]string{kubeContext, namespace, img}) {
 			t.Fatalf("make run says it uses %s, want context %s, namespace %s, image %s", got, kubeContext, namespace, img)
@@ -173,7 +156,7 @@ func TestMakeRun(t *testing.T) {
 		return true, ""
 	})
 	eventually(t, "the operator starts", func() (bool, string) {
-		return strings.Contains(out.String(), `"Starting workers"`), out.String()
+		return strings.Contains(string(out.Contents()), `"Starting workers"`), string(out.Contents())
 	})
 	if labels := kubectl("get", "namespace", namespace, "-o", "jsonpath={.metadata.labels}"); !strings.Contains(labels, `"pod-security.kubernetes.io/enforce":"privileged"`) {
 		t.Errorf("make run created namespace %s without config/'s Pod Security labels: %s", namespace, labels)
@@ -192,7 +175,7 @@ func TestMakeRun(t *testing.T) {
 	}
 
 	stop()
-	log := out.String()
+	log := string(out.Contents())
 	for _, want := range []string{`"msg":"Starting manager","namespace":"` + namespace + `"`, `"msg":"Successfully acquired lease"`} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the operator's log lacks %s", want)
