@@ -217,13 +217,16 @@ func realNodeProblem() string {
 	if p := netlab.Problem(); p != "" {
 		return p
 	}
+	if m := node.Missing(bin); m != "" {
+		return m
+	}
 	for _, v := range []string{"IMAGE_TAR", "PAUSE_IMAGE_TAR", "PAUSE_IMAGE"} {
 		if os.Getenv(v) == "" {
-			return "make demo did not build the image and the node's binaries (it does as root when Debian's " +
+			return "make demo did not build the image (DEMO_NODE is empty: it is set as root when Debian's " +
 				"containerd, runc, containernetworking-plugins, iptables and libc6-dev are installed)"
 		}
 	}
-	return node.Missing(bin)
+	return ""
 }
 
 // buildLAN makes the LAN of network namespaces when root can: the
