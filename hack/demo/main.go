@@ -28,14 +28,10 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -43,13 +39,9 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	kubevirtv1 "kubevirt.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -58,13 +50,10 @@ import (
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
-	"github.com/gpillon/kubevirt-wol/internal/testenv/kwokcluster"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/node"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/stack"
-	"github.com/gpillon/kubevirt-wol/internal/testenv/vmfixture"
-	"github.com/gpillon/kubevirt-wol/pkg/wol"
 )
 
 const (
@@ -209,26 +198,6 @@ func up() error {
 	return nil
 }
 
-// realNodeName is the demo's real node.
-const realNodeName = "wol-node"
-
-// realNodeProblem says why the demo cannot join a real node ("" if it can).
-func realNodeProblem() string {
-	if p := netlab.Problem(); p != "" {
-		return p
-	}
-	if m := node.Missing(bin); m != "" {
-		return m
-	}
-	for _, v := range []string{"IMAGE_TAR", "PAUSE_IMAGE_TAR", "PAUSE_IMAGE"} {
-		if os.Getenv(v) == "" {
-			return "make demo did not build the image (DEMO_NODE is empty: it is set as root when Debian's " +
-				"containerd, runc, containernetworking-plugins, iptables and libc6-dev are installed)"
-		}
-	}
-	return ""
-}
-
 // buildLAN makes the LAN of network namespaces when root can: the
 // listener's node and a sender on one bridge.
 func (d *demo) buildLAN() error {
@@ -293,68 +262,6 @@ func (d *demo) startCluster() error {
 	note("%s", d.stk.Operator)
 	note("(only the probe and metrics addresses moved to free loopback ports: " +
 		"the process shares this machine's network)")
-	return nil
-}
-
-// joinNode joins the real node, in the LAN's node namespace, before
-// anything is installed: the operator's pod then has only it to go to.
-func (d *demo) joinNode() error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	h := d.lan.Host("node0")
-	n, err := d.stk.StartNode(d.ctx, stack.NodeOptions{
-		Name: realNodeName, NetNS: h.Path(), IP: h.IP,
-		PauseImage: os.Getenv("PAUSE_IMAGE"), PauseArchive: os.Getenv("PAUSE_IMAGE_TAR"),
-		Images: []string{os.Getenv("IMAGE_TAR")},
-		// The node outlives this process: its way to the API server is a
-		// process too (this program's relay command).
-		RelayCommand: []string{exe, "relay"},
-	})
-	if n != nil {
-		st := n.State()
-		d.st.Node = &st
-		if serr := saveState(d.st); serr != nil && err == nil {
-			err = serr
-		}
-	}
-	if err != nil {
-		return err
-	}
-	d.realNode = n
-	note("cluster up in %s; real node %s Ready: kubelet and kube-proxy %s with Debian's containerd, runc and "+
-		"CNI plugins, in network namespace %s (%s); images imported from %s (no registry)",
-		time.Since(d.start).Round(time.Second), realNodeName, kubeVersion(), h.NS, h.IP,
-		filepath.Base(os.Getenv("IMAGE_TAR")))
-	return nil
-}
-
-// kubeVersion is the version of bin/kubelet.
-func kubeVersion() string {
-	out, err := exec.Command(filepath.Join(bin, "kubelet"), "--version").Output()
-	if err != nil {
-		return "(unknown version)"
-	}
-	return strings.TrimPrefix(strings.TrimSpace(string(out)), "Kubernetes ")
-}
-
-// operatorPod is step 4 with a real node: the operator's pod runs there,
-// and simulated nodes join for the VMs' launcher pods.
-func (d *demo) operatorPod() error {
-	step(4, "The operator runs as a real pod on %s, from the image", realNodeName)
-	pods, err := d.stk.WaitPods(d.ctx, operatorNS, stack.OperatorSelector, 1, 2*time.Minute)
-	if err != nil {
-		return fmt.Errorf("%w\n%s", err, d.realNode.Logs(30))
-	}
-	p := &pods[0]
-	note("pod %s/%s Running on %s: image %s, as its non-root user with no capability, its in-cluster client "+
-		"reaching the API server through the `kubernetes` Service (kube-proxy)",
-		p.Namespace, p.Name, p.Spec.NodeName, p.Spec.Containers[0].Image)
-	if err := d.stk.AddSimulatedNodes(d.ctx, 2); err != nil {
-		return err
-	}
-	note("2 simulated nodes added for the VMs' launcher pods (KubeVirt schedules there; the real node has no KVM)")
 	return nil
 }
 
@@ -588,60 +495,6 @@ func (d *demo) report() error {
 	return nil
 }
 
-// listenerLog is the listener's log so far: its container's, as the real
-// node's kubelet keeps it, or its process's.
-func (d *demo) listenerLog() string {
-	if d.listenerPod != nil {
-		out, err := d.realNode.ContainerLog(d.listenerPod, "listener")
-		if err != nil {
-			return err.Error()
-		}
-		return out
-	}
-	return d.lst.Output()
-}
-
-// criMessage is what the program wrote of a line of a kubelet's container
-// log ("<time> <stream> <P|F> <message>"), or the line itself.
-func criMessage(line string) string {
-	f := strings.SplitN(line, " ", 4)
-	if len(f) == 4 {
-		if _, err := time.Parse(time.RFC3339Nano, f[0]); err == nil {
-			return f[3]
-		}
-	}
-	return line
-}
-
-// listenerLogPath is where the listener's log is.
-func (d *demo) listenerLogPath() string {
-	if d.listenerPod != nil {
-		return d.containerLogs(d.listenerPod, "listener")
-	}
-	if d.lst == nil {
-		return filepath.Join(demoDir, "listener.log")
-	}
-	return d.lst.Log
-}
-
-// operatorLog is where the operator's log is.
-func (d *demo) operatorLog() string {
-	if d.stk.Operator != nil {
-		return d.stk.Operator.Log
-	}
-	pods, err := d.stk.Pods(d.ctx, operatorNS, stack.OperatorSelector)
-	if err != nil || len(pods) == 0 || d.realNode == nil {
-		return filepath.Join(demoDir, "operator.log")
-	}
-	return d.containerLogs(&pods[0], "manager")
-}
-
-// containerLogs are the log files the real node's kubelet writes for a
-// container (one per restart).
-func (d *demo) containerLogs(pod *corev1.Pod, container string) string {
-	return filepath.Join(d.realNode.PodLogsDir(), pod.Namespace+"_"+pod.Name+"_"+string(pod.UID), container, "*.log")
-}
-
 // hints is step 11: what to try while the demo keeps running.
 func (d *demo) hints() {
 	step(11, "The demo keeps running (took %s). Try more:", time.Since(d.start).Round(time.Second))
@@ -663,206 +516,4 @@ func (d *demo) hints() {
 			d.realNode.Socket())
 	}
 	fmt.Println("    make demo-down                                 # stops everything and removes the cluster")
-}
-
-func sampleVM(ns, name, mac string, strategy kubevirtv1.VirtualMachineRunStrategy) *kubevirtv1.VirtualMachine {
-	opts := []vmfixture.Option{vmfixture.RunStrategy(strategy)}
-	if mac != "" {
-		opts = append(opts, vmfixture.MACs(mac))
-	}
-	return vmfixture.New(ns, name, opts...)
-}
-
-func runStrategyOf(ctx context.Context, c client.Client, ns, name string) kubevirtv1.VirtualMachineRunStrategy {
-	v := &kubevirtv1.VirtualMachine{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, v); err != nil || v.Spec.RunStrategy == nil {
-		return ""
-	}
-	return *v.Spec.RunStrategy
-}
-
-// sendMagic sends the packet with Debian's wakeonlan when it is installed,
-// else with a few lines of Go, and returns what it ran.
-func sendMagic(lan *netlab.LAN, port int, mac string) (string, error) {
-	if lan != nil {
-		out, err := lan.Exec("sender", "wakeonlan", "-i", netlab.Broadcast.String(), "-p", fmt.Sprint(port), mac)
-		if err != nil {
-			return "", fmt.Errorf("%w (apt-get install wakeonlan)", err)
-		}
-		return fmt.Sprintf(
-			"ip netns exec %s wakeonlan -i %s %s   # %s",
-			lan.Host("sender").NS,
-			netlab.Broadcast,
-			mac,
-			strings.TrimSpace(out),
-		), nil
-	}
-	if path, err := exec.LookPath("wakeonlan"); err == nil {
-		out, err := exec.Command(path, "-i", "127.0.0.1", "-p", fmt.Sprint(port), mac).CombinedOutput()
-		return fmt.Sprintf("wakeonlan -i 127.0.0.1 -p %d %s   # %s", port, mac, strings.TrimSpace(string(out))), err
-	}
-	m, err := wol.ParseMAC(mac)
-	if err != nil {
-		return "", err
-	}
-	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = conn.Close() }()
-	if _, err := conn.Write(wol.AppendMagic(nil, m, nil)); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf(
-		"(wakeonlan is not installed: sent the same 102-byte magic packet from Go to 127.0.0.1:%d)",
-		port,
-	), nil
-}
-
-// metricsToken returns a token for a ServiceAccount bound to the operator's
-// metrics-reader ClusterRole, as Prometheus would have.
-func metricsToken(ctx context.Context, c client.Client, admin *rest.Config) (string, error) {
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNS, Name: "demo-prometheus"}}
-	if err := c.Create(ctx, sa); err != nil {
-		return "", err
-	}
-	if err := c.Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "demo-prometheus-metrics-reader"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "kubevirt-wol-metrics-reader"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: operatorNS, Name: sa.Name}},
-	}); err != nil {
-		return "", err
-	}
-	kube, err := kubernetes.NewForConfig(admin)
-	if err != nil {
-		return "", err
-	}
-	tr, err := kube.CoreV1().ServiceAccounts(operatorNS).CreateToken(ctx, sa.Name, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		return "", err
-	}
-	return tr.Status.Token, nil
-}
-
-func get(c *http.Client, url, token string) (int, string, error) {
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body), err
-}
-
-// stopProcesses sends SIGTERM to each process, waits up to 10 s for all of
-// them to end, and kills those still running.
-func stopProcesses(pids []int) {
-	for _, pid := range pids {
-		_ = syscall.Kill(pid, syscall.SIGTERM)
-	}
-	alive := func() []int {
-		var out []int
-		for _, pid := range pids {
-			if syscall.Kill(pid, 0) == nil {
-				out = append(out, pid)
-			}
-		}
-		return out
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(alive()) > 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	for _, pid := range alive() {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-}
-
-func waitFor(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := cond()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return errors.New("timed out")
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-// down stops the processes, deletes the cluster and the namespaces.
-func down() error {
-	data, err := os.ReadFile(stateFile)
-	if errors.Is(err, os.ErrNotExist) {
-		fmt.Println("no demo is running")
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	st := &state{}
-	if err := json.Unmarshal(data, st); err != nil {
-		return err
-	}
-	if st.Node != nil {
-		// First, while the API server and containerd still run: the node
-		// drains its pods and removes its containers, then cleans up.
-		n, err := node.Resume(bin, *st.Node)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "the real node:", err)
-		} else {
-			n.Stop()
-			if left := n.LeftOnMachine(); len(left) > 0 {
-				fmt.Fprintln(os.Stderr, "the real node left these on the machine:", strings.Join(left, ", "))
-			}
-		}
-	}
-	stopProcesses(st.PIDs)
-	if st.Kubeconfig != "" {
-		c := &kwokcluster.Cluster{Name: clusterName, Workdir: st.Workdir, Kubeconfig: st.Kubeconfig, Bin: bin}
-		if err := c.Delete(); err != nil {
-			fmt.Fprintln(os.Stderr, "deleting the cluster:", err)
-		}
-	}
-	for _, ns := range st.Namespaces {
-		_ = exec.Command("ip", "netns", "del", ns).Run()
-	}
-	if err := os.RemoveAll(demoDir); err != nil {
-		return err
-	}
-	fmt.Println("demo stopped: processes ended, cluster and network namespaces removed")
-	return nil
-}
-
-// relay is the real node's way to the API server while the demo runs
-// (node.Options.RelayCommand): demo relay --netns=PATH --listen=ADDR --to=ADDR.
-func relay(args []string) error {
-	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
-	netnsPath := fs.String("netns", "", "the network namespace to listen in")
-	listen := fs.String("listen", "", "the address to listen on there")
-	to := fs.String("to", "", "the address to relay to")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return node.Relay(ctx, *netnsPath, *listen, *to)
 }
