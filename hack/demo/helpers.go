@@ -20,9 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os/exec"
 	"strings"
 	"time"
@@ -121,23 +119,6 @@ func metricsToken(ctx context.Context, c client.Client, admin *rest.Config) (str
 		return "", err
 	}
 	return tr.Status.Token, nil
-}
-
-func get(c *http.Client, url, token string) (int, string, error) {
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body), err
 }
 
 func waitFor(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {

@@ -50,6 +50,7 @@ import (
 	wolv1beta1 "github.com/gpillon/kubevirt-wol/api/v1beta1"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kubevirtcp"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/metrictest"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/node"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
@@ -382,7 +383,7 @@ func (d *demo) runListener() error {
 	}}
 	d.base = "https://" + net.JoinHostPort(metricsHost, fmt.Sprint(wolv1beta1.DefaultMetricsPort))
 	if err := waitFor(d.ctx, time.Minute, func() (bool, error) {
-		code, _, _ := get(d.httpc, d.base+"/readyz", "")
+		code, _, _ := metrictest.Get(d.httpc, d.base+"/readyz", "")
 		return code == http.StatusOK, nil
 	}); err != nil {
 		return fmt.Errorf("listener not ready: %w (see %s)", err, d.listenerLogPath())
@@ -476,10 +477,10 @@ func (d *demo) report() error {
 	if err != nil {
 		return err
 	}
-	if code, _, _ := get(d.httpc, d.base+"/metrics", ""); code != 0 {
+	if code, _, _ := metrictest.Get(d.httpc, d.base+"/metrics", ""); code != 0 {
 		note("GET %s/metrics without a token: HTTP %d", d.base, code)
 	}
-	code, body, err := get(d.httpc, d.base+"/metrics", token)
+	code, body, err := metrictest.Get(d.httpc, d.base+"/metrics", token)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -278,15 +277,9 @@ var _ = Describe("The listener process", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		base := "https://" + net.JoinHostPort(lan.Host("node").IP.String(), port)
 		get := func(path, token string) (int, string) {
-			req, _ := http.NewRequest(http.MethodGet, base+path, nil)
-			if token != "" {
-				req.Header.Set("Authorization", "Bearer "+token)
-			}
-			resp, err := httpc.Do(req)
+			code, body, err := metrictest.Get(httpc, base+path, token)
 			Expect(err).NotTo(HaveOccurred())
-			defer func() { _ = resp.Body.Close() }()
-			body, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(body)
+			return code, body
 		}
 
 		code, _ := get("/readyz", "")

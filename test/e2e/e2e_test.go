@@ -22,7 +22,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"time"
@@ -153,20 +152,7 @@ var scraper = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 }}
 
 func scrape(host *netlab.Host, path, token string) (int, string, error) {
-	req, err := http.NewRequest(http.MethodGet, "https://"+net.JoinHostPort(host.IP.String(), "9847")+path, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := scraper.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body), err
+	return metrictest.Get(scraper, "https://"+net.JoinHostPort(host.IP.String(), "9847")+path, token)
 }
 
 func saToken(ctx context.Context, ns, name string) string {

@@ -16,11 +16,14 @@ limitations under the License.
 
 // Package metrictest reads metrics in tests, one way for every suite: from
 // a registry (Value) or from a scraped text exposition (TextValue), as the
-// sum of the samples of one family whose labels include the given pairs.
+// sum of the samples of one family whose labels include the given pairs;
+// Get scrapes an endpoint as Prometheus would, with a bearer token.
 package metrictest
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +31,26 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
+
+// Get fetches url with c as a scraper holding token would (no
+// Authorization header if token is ""), and returns the status code and
+// the body.
+func Get(c *http.Client, url, token string) (code int, body string, err error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data), err
+}
 
 // Value sums the samples (counter, gauge or untyped) of family name in g
 // whose labels include labels ("name", "value", …). A family that is not
