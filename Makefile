@@ -296,9 +296,10 @@ $(GOBIN_LOCAL)/kube-scheduler: hack/tools/kube/go.mod
 	$(call announce,kube-scheduler,$(KUBE_VERSION),≈ 5 min as the first Kubernetes binary built and ≤ 1.5 min after one)
 	cd hack/tools/kube && go build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kube-scheduler
 
-# kubelet and kube-proxy for the real node of the node suite
-# (internal/testenv/node: Debian containerd, runc and CNI plugins run the
-# operator's and the listener's pods), and the node's pod sandbox image:
+# kubelet and kube-proxy for the real node of the e2e suite and of `make
+# demo` as root (internal/testenv/node: Debian containerd, runc and CNI
+# plugins run the operator's and the listener's pods), and the node's pod
+# sandbox image:
 # Kubernetes' own build/pause/linux/pause.c from the same module, compiled
 # statically, as /pause in an image written by hack/image.
 KUBELET ?= $(GOBIN_LOCAL)/kubelet

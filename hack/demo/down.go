@@ -22,39 +22,30 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
-	"time"
 
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kwokcluster"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/node"
+	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
 )
 
-// stopProcesses sends SIGTERM to each process, waits up to 10 s for all of
-// them to end, and kills those still running.
+// stopProcesses stops the recorded processes all at once: SIGTERM, and
+// SIGKILL for those still running 10 s later.
 func stopProcesses(pids []int) {
+	var wg sync.WaitGroup
 	for _, pid := range pids {
-		_ = syscall.Kill(pid, syscall.SIGTERM)
-	}
-	alive := func() []int {
-		var out []int
-		for _, pid := range pids {
-			if syscall.Kill(pid, 0) == nil {
-				out = append(out, pid)
-			}
+		if p, err := proc.Attach(pid, nil, ""); err == nil {
+			wg.Go(p.Stop)
 		}
-		return out
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(alive()) > 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	for _, pid := range alive() {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
+	wg.Wait()
 }
 
 // down stops the processes, deletes the cluster and the namespaces.
@@ -77,6 +68,7 @@ func down() error {
 		n, err := node.Resume(bin, *st.Node)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "the real node:", err)
+			stopProcesses(slices.Collect(maps.Values(st.Node.PIDs)))
 		} else {
 			n.Stop()
 			if left := n.LeftOnMachine(); len(left) > 0 {

@@ -24,8 +24,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/node"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/stack"
@@ -67,17 +65,16 @@ func (d *demo) joinNode() error {
 		// process too (this program's relay command).
 		RelayCommand: []string{exe, "relay"},
 	})
-	if n != nil {
-		st := n.State()
-		d.st.Node = &st
-		if serr := saveState(d.st); serr != nil && err == nil {
-			err = serr
-		}
-	}
 	if err != nil {
 		return err
 	}
 	d.realNode = n
+	// Recorded at once: demo-down stops the node as a whole (State).
+	st := n.State()
+	d.st.Node = &st
+	if err := saveState(d.st); err != nil {
+		return err
+	}
 	note("cluster up in %s; real node %s Ready: kubelet and kube-proxy %s with Debian's containerd, runc and "+
 		"CNI plugins, in network namespace %s (%s); images imported from %s (no registry)",
 		time.Since(d.start).Round(time.Second), realNodeName, kubeVersion(), h.NS, h.IP,
@@ -141,7 +138,7 @@ func criMessage(line string) string {
 // listenerLogPath is where the listener's log is.
 func (d *demo) listenerLogPath() string {
 	if d.listenerPod != nil {
-		return d.containerLogs(d.listenerPod, "listener")
+		return d.realNode.ContainerLogFiles(d.listenerPod, "listener")
 	}
 	if d.lst == nil {
 		return filepath.Join(demoDir, "listener.log")
@@ -158,11 +155,5 @@ func (d *demo) operatorLog() string {
 	if err != nil || len(pods) == 0 || d.realNode == nil {
 		return filepath.Join(demoDir, "operator.log")
 	}
-	return d.containerLogs(&pods[0], "manager")
-}
-
-// containerLogs are the log files the real node's kubelet writes for a
-// container (one per restart).
-func (d *demo) containerLogs(pod *corev1.Pod, container string) string {
-	return filepath.Join(d.realNode.PodLogsDir(), pod.Namespace+"_"+pod.Name+"_"+string(pod.UID), container, "*.log")
+	return d.realNode.ContainerLogFiles(&pods[0], "manager")
 }

@@ -86,14 +86,7 @@ type Options struct {
 // homes), then a layer with the two binaries, and the Dockerfile's labels,
 // user, working directory and entrypoint. Only its inputs decide its digest.
 func Build(o Options) (v1.Image, error) {
-	if o.Created.IsZero() {
-		o.Created = time.Unix(0, 0).UTC()
-	}
 	base, err := baseFiles()
-	if err != nil {
-		return nil, err
-	}
-	baseLayer, err := layer(base, o.Created)
 	if err != nil {
 		return nil, err
 	}
@@ -105,19 +98,44 @@ func Build(o Options) (v1.Image, error) {
 		}
 		bins = append(bins, file{path: strings.TrimPrefix(b.dst, "/"), mode: 0o755, data: data})
 	}
-	binLayer, err := layer(bins, o.Created)
-	if err != nil {
-		return nil, err
-	}
+	return assemble(o.OS, o.Arch, o.Created, []stage{
+		{base, "hack/image: CA certificates, /etc/passwd, /etc/group, /etc/nsswitch.conf, /tmp, /root, /home/nonroot"},
+		{bins, "hack/image: " + ManagerPath + " and " + ListenerPath + " (the Dockerfile's COPY)"},
+	}, func(c *v1.Config) {
+		c.User = User
+		c.WorkingDir = WorkingDir
+		c.Entrypoint = Entrypoint
+		c.Env = Env
+		c.Labels = Labels(o.Version)
+	})
+}
 
+// stage is one layer of an image: its files and what made it (its history
+// entry).
+type stage struct {
+	files     []file
+	createdBy string
+}
+
+// assemble makes an OCI image for osName/arch of one layer per stage on an
+// empty base, every timestamp at created (the Unix epoch if zero), its
+// configuration completed by config.
+func assemble(osName, arch string, created time.Time, stages []stage, config func(*v1.Config)) (v1.Image, error) {
+	if created.IsZero() {
+		created = time.Unix(0, 0).UTC()
+	}
+	t := v1.Time{Time: created}
+	adds := make([]mutate.Addendum, 0, len(stages))
+	for _, st := range stages {
+		l, err := layer(st.files, created)
+		if err != nil {
+			return nil, err
+		}
+		adds = append(adds, mutate.Addendum{Layer: l, MediaType: types.OCILayer,
+			History: v1.History{Created: t, CreatedBy: st.createdBy}})
+	}
 	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-	created := v1.Time{Time: o.Created}
-	img, err = mutate.Append(img,
-		mutate.Addendum{Layer: baseLayer, MediaType: types.OCILayer, History: v1.History{Created: created,
-			CreatedBy: "hack/image: CA certificates, /etc/passwd, /etc/group, /etc/nsswitch.conf, /tmp, /root, /home/nonroot"}},
-		mutate.Addendum{Layer: binLayer, MediaType: types.OCILayer, History: v1.History{Created: created,
-			CreatedBy: "hack/image: " + ManagerPath + " and " + ListenerPath + " (the Dockerfile's COPY)"}},
-	)
+	img, err := mutate.Append(img, adds...)
 	if err != nil {
 		return nil, err
 	}
@@ -126,13 +144,8 @@ func Build(o Options) (v1.Image, error) {
 		return nil, err
 	}
 	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = o.OS, o.Arch
-	cf.Created = created
-	cf.Config.User = User
-	cf.Config.WorkingDir = WorkingDir
-	cf.Config.Entrypoint = Entrypoint
-	cf.Config.Env = Env
-	cf.Config.Labels = Labels(o.Version)
+	cf.OS, cf.Architecture, cf.Created = osName, arch, t
+	config(&cf.Config)
 	return mutate.ConfigFile(img, cf)
 }
 

@@ -21,9 +21,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // PausePath is where the sandbox image keeps its one program.
@@ -38,31 +35,14 @@ const pauseUser = "65535:65535"
 // registry.k8s.io/pause. containerd starts one per pod to hold its
 // namespaces; nothing else is in it.
 func BuildPause(pause, osName, arch string, created time.Time) (v1.Image, error) {
-	if created.IsZero() {
-		created = time.Unix(0, 0).UTC()
-	}
 	data, err := os.ReadFile(pause)
 	if err != nil {
 		return nil, err
 	}
-	l, err := layer([]file{{path: PausePath[1:], mode: 0o755, data: data}}, created)
-	if err != nil {
-		return nil, err
-	}
-	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-	t := v1.Time{Time: created}
-	img, err = mutate.Append(img, mutate.Addendum{Layer: l, MediaType: types.OCILayer,
-		History: v1.History{Created: t, CreatedBy: "hack/image: " + PausePath + " (Kubernetes' pause.c)"}})
-	if err != nil {
-		return nil, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture, cf.Created = osName, arch, t
-	cf.Config.User = pauseUser
-	cf.Config.Entrypoint = []string{PausePath}
-	return mutate.ConfigFile(img, cf)
+	return assemble(osName, arch, created, []stage{
+		{[]file{{path: PausePath[1:], mode: 0o755, data: data}}, "hack/image: " + PausePath + " (Kubernetes' pause.c)"},
+	}, func(c *v1.Config) {
+		c.User = pauseUser
+		c.Entrypoint = []string{PausePath}
+	})
 }

@@ -32,6 +32,8 @@ import (
 	"sync"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/gpillon/kubevirt-wol/internal/netns"
 )
 
 // Proxy forwards TCP connections from its address to a target.
@@ -53,16 +55,30 @@ func Start(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Serve(ln, target), nil
+	return relay(ln, target), nil
 }
 
-// Serve forwards the connections ln accepts to target ("host:port"): a
-// relay on a listener opened elsewhere, say in a test's network namespace.
-// Restore of such a proxy listens again in this process's namespace.
-func Serve(ln net.Listener, target string) *Proxy {
+// relay forwards the connections ln accepts to target ("host:port").
+func relay(ln net.Listener, target string) *Proxy {
 	p := &Proxy{target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
 	p.serve(ln)
 	return p
+}
+
+// ListenIn listens on addr inside the network namespace netnsPath and
+// relays every connection to target ("host:port") from this process: a
+// test's way from a namespace to a server on the machine's network, as a
+// Service is a pod's. Restore of such a proxy listens again in this
+// process's namespace.
+func ListenIn(netnsPath, addr, target string) (*Proxy, error) {
+	var ln net.Listener
+	if err := netns.Run(netnsPath, func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("relaying %s in %s: %w", addr, netnsPath, err)
+	}
+	return relay(ln, target), nil
 }
 
 // For starts a proxy to the API server of cfg and returns it with a copy

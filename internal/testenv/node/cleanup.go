@@ -17,7 +17,6 @@ limitations under the License.
 package node
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"os"
@@ -27,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -239,69 +239,26 @@ func (n *Node) shims() []int {
 	return pids
 }
 
-// mounts lists the mount points of this process's mount namespace.
-func mounts() ([]string, []string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+// mountsUnder lists the mount points at or under dir in this process's
+// mount namespace.
+func mountsUnder(dir string) ([]string, error) {
+	infos, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	defer func() { _ = f.Close() }()
-	var points, fsTypes []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		cols := strings.Fields(sc.Text())
-		// mount ID, parent ID, major:minor, root, mount point, options,
-		// optional fields..., "-", type, source, super options.
-		if len(cols) < 7 {
-			continue
-		}
-		sep := 6
-		for sep < len(cols) && cols[sep] != "-" {
-			sep++
-		}
-		if sep+1 >= len(cols) {
-			continue
-		}
-		points = append(points, unescapeMount(cols[4]))
-		fsTypes = append(fsTypes, cols[sep+1])
+	points := make([]string, 0, len(infos))
+	for _, m := range infos {
+		points = append(points, m.Mountpoint)
 	}
-	return points, fsTypes, sc.Err()
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return points, nil
 }
 
 // unmountUnder detaches every mount at or under dir, deepest first, until
 // none is left (a mount may be stacked on another).
 func unmountUnder(dir string) {
 	for range 10 {
-		points, _, err := mounts()
-		if err != nil {
-			return
-		}
-		var under []string
-		for _, p := range points {
-			if p == dir || strings.HasPrefix(p, dir+"/") {
-				under = append(under, p)
-			}
-		}
-		if len(under) == 0 {
+		under, err := mountsUnder(dir)
+		if err != nil || len(under) == 0 {
 			return
 		}
 		sort.Slice(under, func(i, j int) bool { return len(under[i]) > len(under[j]) })
@@ -314,15 +271,13 @@ func unmountUnder(dir string) {
 // cgroupHierarchies lists the mounted cgroup hierarchies (v1 controllers
 // and the v2 unified one).
 func cgroupHierarchies() ([]string, error) {
-	points, fsTypes, err := mounts()
+	infos, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for i, p := range points {
-		if fsTypes[i] == "cgroup" || fsTypes[i] == "cgroup2" {
-			out = append(out, p)
-		}
+	out := make([]string, 0, len(infos))
+	for _, m := range infos {
+		out = append(out, m.Mountpoint)
 	}
 	return out, nil
 }
@@ -351,11 +306,15 @@ func removeCgroupTree(root string) {
 // mounts under its folder, pod network namespaces, cgroups, shim sockets.
 func (n *Node) LeftOnMachine() []string {
 	var left []string
-	points, _, _ := mounts()
-	for _, p := range points {
-		if p == n.opts.Dir || strings.HasPrefix(p, n.opts.Dir+"/") || (strings.HasPrefix(p, netnsDir+"/cni-") && !n.before.NetNS[filepath.Base(p)]) {
-			left = append(left, "mount "+p)
+	points, _ := mountsUnder(n.opts.Dir)
+	pods, _ := mountsUnder(netnsDir)
+	for _, p := range pods {
+		if strings.HasPrefix(p, netnsDir+"/cni-") && !n.before.NetNS[filepath.Base(p)] {
+			points = append(points, p)
 		}
+	}
+	for _, p := range points {
+		left = append(left, "mount "+p)
 	}
 	if entries, err := os.ReadDir(netnsDir); err == nil {
 		for _, e := range entries {

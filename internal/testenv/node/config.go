@@ -43,18 +43,17 @@ func (n *Node) writeConfigs() error {
 	if err := clientcmd.WriteToFile(*admin, n.path("node.kubeconfig")); err != nil {
 		return err
 	}
+	cni, err := n.cniConfig()
+	if err != nil {
+		return err
+	}
 	files := map[string]string{
 		"containerd.toml":                    n.containerdConfig(),
 		"kubelet.yaml":                       n.kubeletConfig(),
 		"kube-proxy.yaml":                    n.kubeProxyConfig(),
 		"resolv.conf":                        "# the node has no cluster DNS\n",
-		"cni/net.d/10-kubevirt-wol.conflist": "",
+		"cni/net.d/10-kubevirt-wol.conflist": cni,
 	}
-	cni, err := n.cniConfig()
-	if err != nil {
-		return err
-	}
-	files["cni/net.d/10-kubevirt-wol.conflist"] = cni
 	for name, data := range files {
 		if err := os.WriteFile(n.path(name), []byte(data), 0o644); err != nil {
 			return err

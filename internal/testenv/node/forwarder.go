@@ -25,7 +25,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/gpillon/kubevirt-wol/internal/netns"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/cutproxy"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/proc"
 )
@@ -59,34 +58,19 @@ func (n *Node) startForwarder(host string) error {
 		n.Relay, err = proc.Start(n.opts.RelayCommand[0], args, nil, n.path("relay.log"), n.opts.Detached)
 		return err
 	}
-	ln, err := listenIn(n.opts.NetNS, listen)
-	if err != nil {
-		return err
-	}
 	// The node's way to the control plane, standing in for the network
 	// between a node and its API server.
-	n.fwd = cutproxy.Serve(ln, u.Host)
-	return nil
-}
-
-func listenIn(netnsPath, addr string) (ln net.Listener, err error) {
-	if err := netns.Run(netnsPath, func() (err error) {
-		ln, err = net.Listen("tcp", addr)
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("node: forwarding the API server into %s: %w", netnsPath, err)
-	}
-	return ln, nil
+	n.fwd, err = cutproxy.ListenIn(n.opts.NetNS, listen, u.Host)
+	return err
 }
 
 // Relay is the body of a RelayCommand: it listens on listen in the network
 // namespace netnsPath and relays every connection to target until ctx ends.
 func Relay(ctx context.Context, netnsPath, listen, target string) error {
-	ln, err := listenIn(netnsPath, listen)
+	p, err := cutproxy.ListenIn(netnsPath, listen, target)
 	if err != nil {
 		return err
 	}
-	p := cutproxy.Serve(ln, target)
 	<-ctx.Done()
 	p.Close()
 	return nil

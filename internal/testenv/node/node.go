@@ -380,13 +380,19 @@ func (n *Node) Logs(lines int) string {
 	return b.String()
 }
 
+// ContainerLogFiles is the pattern of the files the kubelet writes the log
+// of container in pod to (<restart>.log, one per restart).
+func (n *Node) ContainerLogFiles(pod *corev1.Pod, container string) string {
+	return filepath.Join(n.PodLogsDir(), pod.Namespace+"_"+pod.Name+"_"+string(pod.UID), container, "*.log")
+}
+
 // ContainerLog returns what the kubelet logged of container in pod
 // (namespace/name), every restart in order.
 func (n *Node) ContainerLog(pod *corev1.Pod, container string) (string, error) {
-	dir := filepath.Join(n.PodLogsDir(), pod.Namespace+"_"+pod.Name+"_"+string(pod.UID), container)
-	files, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	pattern := n.ContainerLogFiles(pod, container)
+	files, err := filepath.Glob(pattern)
 	if err != nil || len(files) == 0 {
-		return "", fmt.Errorf("no log of %s/%s container %s in %s", pod.Namespace, pod.Name, container, dir)
+		return "", fmt.Errorf("no log of %s/%s container %s: nothing matches %s", pod.Namespace, pod.Name, container, pattern)
 	}
 	// <restart>.log: 10.log comes after 9.log.
 	restart := func(f string) int {

@@ -20,12 +20,15 @@ limitations under the License.
 package proc
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Process is a program running as a local process.
@@ -67,16 +70,30 @@ func Start(binary string, args, env []string, logPath string, detached bool) (*P
 
 // Attach returns the Process of a running program that another process
 // started (detached) and recorded by PID, so that it can be stopped: Stop,
-// Kill and Exited work as for a child, the end being seen by polling.
+// Kill and Exited work as for a child, the end being seen through a pidfd
+// (which becomes readable when the process ends, zombie or reaped). A PID
+// that no longer runs gives a Process that has already ended.
 func Attach(pid int, args []string, logPath string) (*Process, error) {
 	pr, err := os.FindProcess(pid)
 	if err != nil {
 		return nil, err
 	}
 	p := &Process{Cmd: &exec.Cmd{Process: pr}, Log: logPath, Args: args, done: make(chan struct{})}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		close(p.done)
+		return p, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("watching process %d: %w", pid, err)
+	}
 	go func() {
-		for syscall.Kill(pid, 0) == nil {
-			time.Sleep(100 * time.Millisecond)
+		defer func() { _ = unix.Close(fd) }()
+		for {
+			_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1)
+			if !errors.Is(err, unix.EINTR) {
+				break
+			}
 		}
 		close(p.done)
 	}()

@@ -40,7 +40,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/gpillon/kubevirt-wol/internal/netns"
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/cutproxy"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/netlab"
@@ -232,16 +231,9 @@ func (s *Server) startRelay() error {
 	if err != nil {
 		return err
 	}
-	var ln net.Listener
-	err = netns.Run(s.opts.Host.Path(), func() error {
-		var err error
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-		return err
-	})
-	if err != nil {
+	if s.relay, err = cutproxy.ListenIn(s.opts.Host.Path(), "127.0.0.1:0", u.Host); err != nil {
 		return fmt.Errorf("relay to the API server: %w", err)
 	}
-	s.relay = cutproxy.Serve(ln, u.Host)
 	return nil
 }
 

@@ -220,7 +220,9 @@ type NodeOptions struct {
 }
 
 // StartNode joins a real kubelet node (package node) to a cluster started
-// with Options.RealNodes, and waits until it is Ready. Stop stops it.
+// with Options.RealNodes, and waits until it is Ready. Stop stops it; a
+// detached stack's caller keeps the node's State to stop it later (its
+// processes are not told to Options.Started).
 func (s *Stack) StartNode(ctx context.Context, o NodeOptions) (*node.Node, error) {
 	if !s.opts.RealNodes {
 		return nil, errors.New("stack: StartNode needs Options.RealNodes")
@@ -235,13 +237,6 @@ func (s *Stack) StartNode(ctx context.Context, o NodeOptions) (*node.Node, error
 		return nil, err
 	}
 	s.Nodes = append(s.Nodes, n)
-	for _, p := range []*proc.Process{n.Relay, n.Containerd, n.KubeProxy, n.Kubelet} {
-		if p != nil {
-			if err := s.started(p); err != nil {
-				return n, err
-			}
-		}
-	}
 	return n, nil
 }
 
