@@ -58,8 +58,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"time"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
 
 	"github.com/gpillon/kubevirt-wol/internal/testenv"
 	"github.com/gpillon/kubevirt-wol/internal/testenv/kwokcluster"
@@ -82,6 +89,8 @@ func InstallCRDs(ctx context.Context, admin *rest.Config, fieldOwner string) err
 	if len(files) == 0 {
 		return fmt.Errorf("no CRDs in %s (run `make test-crds`)", CRDDir())
 	}
+	// resources are the served group/versions' resources the CRDs add.
+	resources := map[string][]string{}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -90,6 +99,39 @@ func InstallCRDs(ctx context.Context, admin *rest.Config, fieldOwner string) err
 		if err := kwokcluster.Apply(ctx, admin, data, fieldOwner); err != nil {
 			return fmt.Errorf("%s: %w", filepath.Base(f), err)
 		}
+		var crd apiextensionsv1.CustomResourceDefinition
+		if err := yaml.Unmarshal(data, &crd); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Base(f), err)
+		}
+		for _, v := range crd.Spec.Versions {
+			if v.Served {
+				gv := crd.Spec.Group + "/" + v.Name
+				resources[gv] = append(resources[gv], crd.Spec.Names.Plural)
+			}
+		}
+	}
+	// The Prometheus Operator looks its resources up in discovery once, as
+	// it starts, and leaves out what is not there yet: wait until the API
+	// server serves them all.
+	disc, err := discovery.NewDiscoveryClientForConfig(admin)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		missing = missing[:0]
+		for gv, plurals := range resources {
+			list, err := disc.ServerResourcesForGroupVersion(gv)
+			for _, plural := range plurals {
+				if err != nil || !slices.ContainsFunc(list.APIResources, func(r metav1.APIResource) bool { return r.Name == plural }) {
+					missing = append(missing, gv+" "+plural)
+				}
+			}
+		}
+		return len(missing) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the Prometheus Operator's CRDs not served (%v): %w", missing, err)
 	}
 	return nil
 }
